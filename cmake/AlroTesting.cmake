@@ -1,0 +1,41 @@
+# Helpers that register GoogleTest binaries with CTest.
+#
+# alro_add_test(NAME target)              one process
+# alro_add_mpi_test(NAME target RANKS 1 2 4 [FILTER pattern] [TIMEOUT s])
+#   runs `mpirun -np N target` once per N. As root (CI) mpirun needs
+#   --allow-run-as-root, and more ranks than cores need --oversubscribe.
+find_package(GTest REQUIRED)
+
+set(ALRO_MPIRUN_FLAGS --oversubscribe --bind-to none)
+execute_process(COMMAND id -u OUTPUT_VARIABLE _alro_uid OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(_alro_uid STREQUAL "0")
+  list(APPEND ALRO_MPIRUN_FLAGS --allow-run-as-root)
+endif()
+
+# One thread per rank, passive OpenMP waits: spinning threads on 2 cores make
+# multi-rank tests several times slower.
+set(ALRO_TEST_ENV OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE)
+
+function(alro_add_test name target)
+  add_test(NAME ${name} COMMAND $<TARGET_FILE:${target}>)
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${ALRO_TEST_ENV}" TIMEOUT 600)
+endfunction()
+
+function(alro_add_mpi_test name target)
+  cmake_parse_arguments(ARG "" "FILTER;TIMEOUT" "RANKS" ${ARGN})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 600)
+  endif()
+  set(filter_arg)
+  if(ARG_FILTER)
+    set(filter_arg --gtest_filter=${ARG_FILTER})
+  endif()
+  foreach(n IN LISTS ARG_RANKS)
+    add_test(NAME ${name}_np${n}
+             COMMAND ${MPIEXEC_EXECUTABLE} ${ALRO_MPIRUN_FLAGS} -np ${n}
+                     -x OMP_NUM_THREADS=1 -x OMP_WAIT_POLICY=PASSIVE
+                     $<TARGET_FILE:${target}> ${filter_arg})
+    set_tests_properties(${name}_np${n} PROPERTIES TIMEOUT ${ARG_TIMEOUT}
+                         ENVIRONMENT "${ALRO_TEST_ENV}" PROCESSORS ${n})
+  endforeach()
+endfunction()

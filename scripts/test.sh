@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# scripts/test.sh: the README's test command. On a fresh Debian 12 machine it
+# installs the dependencies, builds everything and runs the whole test suite
+# (unit tests, and multi-rank tests under mpirun with 1, 2 and 4 ranks).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/build.sh
+cd "${ALRO_BUILD_DIR:-build}"
+# Tests run one at a time: the multi-rank ones already use every core.
+ctest --output-on-failure --timeout 900 "$@"

@@ -1,0 +1,108 @@
+// tests/foundation/common_test.cc: CRC32C against published vectors, atomic
+// file writes, memory mapping and Status helpers.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "common/crc32c.h"
+#include "common/file_util.h"
+#include "common/json_util.h"
+#include "common/status.h"
+
+namespace alro {
+namespace {
+
+std::string TempDir() {
+  char templ[] = "/tmp/alro_common_test_XXXXXX";
+  return mkdtemp(templ);
+}
+
+// Vectors from RFC 3720 (iSCSI), appendix B.4, and the classic check value.
+TEST(Crc32c, PublishedVectors) {
+  EXPECT_EQ(crc32c::Value("123456789"), 0xe3069283u);
+  std::string zeros(32, '\0');
+  EXPECT_EQ(crc32c::Value(zeros), 0x8a9136aau);
+  std::string ones(32, '\xff');
+  EXPECT_EQ(crc32c::Value(ones), 0x62a8ab43u);
+  std::string ascending(32, '\0');
+  for (int i = 0; i < 32; ++i) ascending[i] = static_cast<char>(i);
+  EXPECT_EQ(crc32c::Value(ascending), 0x46dd794eu);
+}
+
+TEST(Crc32c, ExtendEqualsWhole) {
+  std::string data;
+  for (int i = 0; i < 1000; ++i) data.push_back(static_cast<char>(i * 7 + 3));
+  for (size_t split : {0, 1, 7, 8, 9, 500, 999, 1000}) {
+    const uint32_t first = crc32c::Value(data.data(), split);
+    EXPECT_EQ(crc32c::Extend(first, data.data() + split, data.size() - split), crc32c::Value(data)) << split;
+  }
+}
+
+TEST(Crc32c, MaskRoundTripsAndDiffers) {
+  for (uint32_t crc : {0u, 1u, 0xe3069283u, 0xffffffffu}) {
+    EXPECT_EQ(crc32c::Unmask(crc32c::Mask(crc)), crc);
+    EXPECT_NE(crc32c::Mask(crc), crc);
+  }
+}
+
+TEST(FileUtil, AtomicWriteReplacesAndLeavesNoTemp) {
+  const std::string dir = TempDir();
+  const std::string path = JoinPath(dir, "x.txt");
+  ASSERT_TRUE(WriteFileAtomically(path, "first").ok());
+  ASSERT_TRUE(WriteFileAtomically(path, "second").ok());
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, "second");
+  absl::StatusOr<std::vector<std::string>> names = ListDirectory(dir);
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(*names, std::vector<std::string>{"x.txt"});
+  ASSERT_TRUE(RemoveAll(dir).ok());
+  EXPECT_FALSE(PathExists(dir));
+}
+
+TEST(FileUtil, ErrorsNameThePath) {
+  absl::StatusOr<std::string> text = ReadFileToString("/nonexistent/alro/file");
+  ASSERT_FALSE(text.ok());
+  EXPECT_EQ(text.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(text.status().message().find("/nonexistent/alro/file"), std::string::npos);
+  EXPECT_NE(text.status().message().find("HINT"), std::string::npos);
+}
+
+TEST(FileUtil, MappedFileSeesContents) {
+  const std::string dir = TempDir();
+  const std::string path = JoinPath(dir, "m.bin");
+  ASSERT_TRUE(WriteFileAtomically(path, std::string("abc\0def", 7)).ok());
+  absl::StatusOr<MappedFile> mapped = MappedFile::Open(path);
+  ASSERT_TRUE(mapped.ok());
+  ASSERT_EQ(mapped->size(), 7u);
+  EXPECT_EQ(mapped->data()[4], 'd');
+  ASSERT_TRUE(RemoveAll(dir).ok());
+}
+
+TEST(FileUtil, JoinAndDirName) {
+  EXPECT_EQ(JoinPath("a", "b"), "a/b");
+  EXPECT_EQ(JoinPath("a/", "/b"), "a/b");
+  EXPECT_EQ(DirName("a/b/c"), "a/b");
+  EXPECT_EQ(DirName("c"), ".");
+}
+
+TEST(Json, ErrorNamesSourceAndOffset) {
+  absl::StatusOr<nlohmann::json> ok = ParseJson(R"({"a": [1, 2]})", "x.json");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ((*ok)["a"][1], 2);
+  absl::StatusOr<nlohmann::json> bad = ParseJson(R"({"a": [1, 2})", "x.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("x.json"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("byte"), std::string::npos);
+}
+
+TEST(Status, UserErrorCarriesHint) {
+  const absl::Status s = UserError(absl::StatusCode::kNotFound, "data.dir: /x missing", "run alro convert");
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(s.message(), "data.dir: /x missing\n  HINT: run alro convert");
+  EXPECT_EQ(Annotate(s, "loading").message().substr(0, 9), "loading: ");
+}
+
+}  // namespace
+}  // namespace alro

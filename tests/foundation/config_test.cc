@@ -1,0 +1,135 @@
+// tests/foundation/config_test.cc: every class of bad configuration is
+// rejected with a message naming the key and the fix; good ones parse.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "config/config_io.h"
+#include "config/model_size.h"
+
+namespace alro::config {
+namespace {
+
+// Expects `status` to fail and its message to contain every needle.
+void ExpectError(const absl::Status& status, std::initializer_list<std::string> needles) {
+  ASSERT_FALSE(status.ok()) << "expected an error";
+  const std::string message(status.message());
+  for (const std::string& needle : needles) {
+    EXPECT_NE(message.find(needle), std::string::npos) << "missing '" << needle << "' in:\n" << message;
+  }
+}
+
+TEST(Config, ShippedConfigsParseAndValidate) {
+  for (const char* file : {"configs/tiny.yaml", "configs/llama2-7b-8gpu.yaml"}) {
+    absl::StatusOr<Config> cfg = LoadConfig(std::string(ALRO_SOURCE_DIR) + "/" + file);
+    ASSERT_TRUE(cfg.ok()) << cfg.status();
+    const int64_t world = cfg->parallel.data_parallel == 0 ? 2 : cfg->parallel.data_parallel * cfg->parallel.tensor_parallel;
+    EXPECT_TRUE(ValidateConfig(*cfg, {.world_size = world, .check_paths = false}).ok()) << file;
+  }
+}
+
+TEST(Config, PresetFillsShapeAndExplicitKeysWin) {
+  absl::StatusOr<Config> cfg = ParseConfig("model:\n  preset: llama2-7b\n  num_layers: 3\n", "t.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  EXPECT_EQ(cfg->model.hidden_size, 4096);
+  EXPECT_EQ(cfg->model.num_layers, 3);
+}
+
+TEST(Config, Llama2ParameterCountMatchesPublishedSize) {
+  ModelConfig m;
+  ASSERT_TRUE(ApplyModelPreset("llama2-7b", &m));
+  EXPECT_EQ(ParameterCount(m), 6738415616);  // Llama-2-7b-hf's parameter count
+  ASSERT_TRUE(ApplyModelPreset("llama3-8b", &m));
+  EXPECT_EQ(ParameterCount(m), 8030261248);  // Meta-Llama-3-8B's
+}
+
+TEST(Config, UnknownKeyGetsDidYouMeanWithLine) {
+  ExpectError(ParseConfig("model:\n  preset: tiny\n  hiden_size: 64\n", "bad.yaml").status(),
+              {"bad.yaml:3", "model.hiden_size", "unknown key", "did you mean model.hidden_size?"});
+  ExpectError(ParseConfig("modle:\n  preset: tiny\n", "bad.yaml").status(), {"modle", "did you mean model?"});
+}
+
+TEST(Config, WrongTypeNamesKey) {
+  ExpectError(ParseConfig("schedule:\n  steps: many\n", "bad.yaml").status(),
+              {"bad.yaml:2", "schedule.steps", "must be an integer"});
+  ExpectError(ParseConfig("model:\n  lora:\n    enabled: maybe\n", "bad.yaml").status(),
+              {"model.lora.enabled", "true or false"});
+  ExpectError(ParseConfig("model: 3\n", "bad.yaml").status(), {"model", "mapping"});
+}
+
+TEST(Config, OutOfRangeAndBadChoice) {
+  ExpectError(ParseConfig("optimizer:\n  beta2: 1.5\n", "bad.yaml").status(),
+              {"optimizer.beta2", "outside the allowed range"});
+  ExpectError(ParseConfig("model:\n  dtype: bf16\n", "bad.yaml").status(),
+              {"model.dtype", "not one of", "float32, bfloat16"});
+  ExpectError(ParseConfig("objective:\n  psl_divergence: jss\n", "bad.yaml").status(), {"did you mean 'js'?"});
+}
+
+TEST(Config, AllProblemsAreReportedTogether) {
+  const absl::Status s = ParseConfig("model:\n  num_layers: 0\n  hidden: 3\n", "bad.yaml").status();
+  ExpectError(s, {"2 problems", "model.num_layers", "model.hidden"});
+}
+
+TEST(Config, SyntaxErrorHasLineAndColumn) {
+  ExpectError(ParseConfig("model:\n  preset: [tiny\n", "bad.yaml").status(), {"bad.yaml:", "YAML syntax error"});
+}
+
+TEST(Config, OverridesApplyAndAreNamedInErrors) {
+  absl::StatusOr<Config> cfg = ParseConfig("model:\n  preset: tiny\n", "t.yaml", {"model.num_layers=5", "optimizer.lr=0.5"});
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  EXPECT_EQ(cfg->model.num_layers, 5);
+  EXPECT_DOUBLE_EQ(cfg->optimizer.lr, 0.5);
+  ExpectError(ParseConfig("", "t.yaml", {"model.num_layers=x"}).status(), {"--set", "model.num_layers"});
+  ExpectError(ParseConfig("", "t.yaml", {"model.nmu_layers=2"}).status(), {"--set", "did you mean model.num_layers?"});
+  ExpectError(ParseConfig("", "t.yaml", {"novalue"}).status(), {"expected KEY=VALUE"});
+}
+
+TEST(Config, TensorParallelMustDivideHeads) {
+  absl::StatusOr<Config> cfg = ParseConfig("model:\n  preset: tiny\nparallel:\n  tensor_parallel: 4\n", "t.yaml");
+  ASSERT_TRUE(cfg.ok());
+  // tiny has 4 heads and 2 kv heads: 4 divides the heads but not the kv heads.
+  ExpectError(ValidateConfig(*cfg, {.world_size = 4, .check_paths = false}),
+              {"parallel.tensor_parallel (4) does not divide model.num_kv_heads (2)"});
+  cfg->parallel.tensor_parallel = 3;
+  ExpectError(ValidateConfig(*cfg, {.world_size = 3, .check_paths = false}), {"does not divide model.num_heads (4)"});
+}
+
+TEST(Config, GridMustMatchWorld) {
+  absl::StatusOr<Config> cfg = ParseConfig("parallel:\n  tensor_parallel: 2\n  data_parallel: 2\n", "t.yaml");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_TRUE(ValidateConfig(*cfg, {.world_size = 4, .check_paths = false}).ok());
+  ExpectError(ValidateConfig(*cfg, {.world_size = 6, .check_paths = false}),
+              {"data_parallel (2) x parallel.tensor_parallel (2) = 4", "6 ranks", "mpirun -np 4"});
+}
+
+TEST(Config, GlobalBatchMustDivide) {
+  absl::StatusOr<Config> cfg = ParseConfig("schedule:\n  micro_batch_size: 4\n  global_batch_size: 12\n", "t.yaml");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_TRUE(ValidateConfig(*cfg, {.world_size = 3, .check_paths = false}).ok());
+  ExpectError(ValidateConfig(*cfg, {.world_size = 2, .check_paths = false}), {"schedule.global_batch_size (12)", "multiple of 8"});
+  ResolveDerived(&*cfg, 3);
+  EXPECT_EQ(cfg->parallel.data_parallel, 3);
+  EXPECT_EQ(AccumulationSteps(*cfg), 1);
+}
+
+TEST(Config, MissingFilesAreNamed) {
+  absl::StatusOr<Config> cfg = ParseConfig("data:\n  dir: /nonexistent/shards\nmodel:\n  tokenizer: /nope.model\n", "t.yaml");
+  ASSERT_TRUE(cfg.ok());
+  ExpectError(ValidateConfig(*cfg, {.world_size = 1, .check_paths = true}),
+              {"data.dir: /nonexistent/shards does not exist", "model.tokenizer: /nope.model does not exist"});
+  ExpectError(LoadConfig("/nonexistent/config.yaml").status(), {"/nonexistent/config.yaml", "--config"});
+}
+
+TEST(Config, YamlRoundTripAndHash) {
+  absl::StatusOr<Config> a = ParseConfig("model:\n  preset: small\n", "a.yaml");
+  ASSERT_TRUE(a.ok());
+  absl::StatusOr<Config> b = ParseConfig(ConfigToYaml(*a), "dump");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(ConfigToYaml(*a), ConfigToYaml(*b));
+  EXPECT_EQ(ConfigHash(*a), ConfigHash(*b));
+  b->optimizer.lr *= 2;
+  EXPECT_NE(ConfigHash(*a), ConfigHash(*b));
+}
+
+}  // namespace
+}  // namespace alro::config
