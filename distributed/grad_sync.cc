@@ -1,0 +1,303 @@
+// distributed/grad_sync.cc: bucketed gradient averaging, the coalesced
+// parameter broadcast and the start-up consistency check (grad_sync.h).
+#include "distributed/grad_sync.h"
+
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/function_hook.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/status.h"
+#include "distributed/watchdog.h"
+
+namespace alro::dist {
+namespace {
+
+// Copies every parameter's tensor (grad or value, per `get`) into the
+// bucket's flat buffer; undefined tensors count as zeros.
+template <typename Get>
+void PackBucket(const GradBucket& bucket, const std::vector<at::Tensor>& params, at::Tensor& flat, Get get) {
+  at::NoGradGuard no_grad;
+  for (size_t k = 0; k < bucket.param_indices.size(); ++k) {
+    const at::Tensor& p = params[bucket.param_indices[k]];
+    at::Tensor slot = flat.narrow(0, bucket.offsets[k], p.numel()).view(p.sizes());
+    const at::Tensor src = get(p);
+    if (src.defined()) {
+      slot.copy_(src);
+    } else {
+      slot.zero_();
+    }
+  }
+}
+
+at::Tensor NewFlatBuffer(const GradBucket& bucket, const std::vector<at::Tensor>& params) {
+  return at::empty({bucket.numel}, params[bucket.param_indices.front()].options().dtype(bucket.dtype));
+}
+
+// 64-bit FNV-1a, for the shape fingerprint.
+constexpr uint64_t kFnvOffset = 1469598103934665603ull;
+constexpr uint64_t kFnvPrime = 1099511628211ull;
+uint64_t FnvMix(uint64_t h, int64_t v) {
+  for (int i = 0; i < 8; ++i) {
+    h ^= static_cast<uint64_t>(v >> (8 * i)) & 0xffu;
+    h *= kFnvPrime;
+  }
+  return h;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- planning
+
+std::vector<GradBucket> PlanGradBuckets(const std::vector<at::Tensor>& params, size_t bucket_bytes) {
+  std::vector<GradBucket> buckets;
+  GradBucket current;
+  size_t current_bytes = 0;
+  auto close = [&] {
+    if (!current.param_indices.empty()) buckets.push_back(std::move(current));
+    current = GradBucket();
+    current_bytes = 0;
+  };
+  for (size_t i = params.size(); i-- > 0;) {
+    const at::Tensor& p = params[i];
+    ALRO_CHECK(p.defined(), "parameter ", i, " is undefined");
+    const size_t bytes = static_cast<size_t>(p.numel()) * p.element_size();
+    if (!current.param_indices.empty() &&
+        (p.scalar_type() != current.dtype || current_bytes + bytes > bucket_bytes)) {
+      close();
+    }
+    current.dtype = p.scalar_type();
+    current.param_indices.push_back(i);
+    current.offsets.push_back(current.numel);
+    current.numel += p.numel();
+    current_bytes += bytes;
+  }
+  close();
+  return buckets;
+}
+
+// ---------------------------------------------------------- synchronizer
+
+// Per-bucket progress of one backward pass.
+struct GradientSynchronizer::BucketState {
+  at::Tensor flat;                    // the bucket's flat buffer, allocated on first use
+  size_t expected = 0;                // parameters whose hooks must fire
+  size_t ready = 0;                   // hooks fired so far in this pass
+  std::unique_ptr<PendingWork> work;  // in-flight all-reduce (overlap mode)
+};
+
+namespace {
+
+// Liveness of a synchronizer as seen by hooks that may outlive it (a graph
+// node keeps its hooks until the node dies).
+struct HookTarget {
+  GradientSynchronizer* self = nullptr;
+};
+
+}  // namespace
+
+GradientSynchronizer::GradientSynchronizer(std::vector<at::Tensor> params, Communicator& dp, size_t bucket_bytes)
+    : params_(std::move(params)), dp_(dp), buckets_(PlanGradBuckets(params_, bucket_bytes)) {
+  bucket_of_param_.assign(params_.size(), 0);
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    state_.push_back(std::make_unique<BucketState>());
+    for (size_t i : buckets_[b].param_indices) {
+      bucket_of_param_[i] = b;
+      if (params_[i].requires_grad()) ++state_[b]->expected;
+    }
+  }
+}
+
+GradientSynchronizer::~GradientSynchronizer() {
+  // Finish anything in flight, then make surviving hooks inert.
+  for (auto& state : state_) state->work.reset();
+  if (hook_target_) std::static_pointer_cast<HookTarget>(hook_target_)->self = nullptr;
+}
+
+namespace {
+
+// Runs after a parameter's AccumulateGrad node, i.e. once its .grad holds
+// this backward's contribution.
+class GradReadyHook : public torch::autograd::FunctionPostHook {
+ public:
+  GradReadyHook(std::shared_ptr<HookTarget> target, size_t index, void (*notify)(GradientSynchronizer*, size_t))
+      : target_(std::move(target)), index_(index), notify_(notify) {}
+  torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
+                                            const torch::autograd::variable_list& /*inputs*/) override {
+    if (target_->self != nullptr) notify_(target_->self, index_);
+    return outputs;
+  }
+
+ private:
+  std::shared_ptr<HookTarget> target_;
+  size_t index_;
+  void (*notify_)(GradientSynchronizer*, size_t);
+};
+
+}  // namespace
+
+void GradientSynchronizer::EnableOverlap() {
+  if (overlap_) return;
+  overlap_ = true;
+  auto target = std::make_shared<HookTarget>();
+  target->self = this;
+  hook_target_ = target;
+  grad_ready_.assign(params_.size(), 0);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (!params_[i].requires_grad()) continue;
+    // The accumulator is held weakly by the parameter; keeping it alive here
+    // keeps our hook on the node that every backward pass reuses.
+    std::shared_ptr<torch::autograd::Node> accumulator = torch::autograd::impl::grad_accumulator(params_[i]);
+    ALRO_CHECK(accumulator != nullptr, "parameter ", i, " has no gradient accumulator (not a leaf?)");
+    accumulator->add_post_hook(std::make_unique<GradReadyHook>(
+        target, i, [](GradientSynchronizer* self, size_t index) { self->OnGradReady(index); }));
+    accumulators_.push_back(accumulator);
+  }
+}
+
+void GradientSynchronizer::OnGradReady(size_t param_index) {
+  if (!sync_enabled_) return;
+  const size_t b = bucket_of_param_[param_index];
+  ALRO_CHECK(b >= next_to_launch_, "the gradient of parameter ", param_index,
+             " changed after its bucket was reduced (a parameter used in several reentrant backward passes?); "
+             "set parallel.overlap_grad_reduce: false");
+  if (grad_ready_[param_index]) return;
+  grad_ready_[param_index] = 1;
+  ++state_[b]->ready;
+  LaunchReadyBuckets();
+}
+
+// Launching strictly in bucket order keeps the sequence of collectives the
+// same on every rank even if hooks fire in a different order.
+void GradientSynchronizer::LaunchReadyBuckets() {
+  while (next_to_launch_ < buckets_.size() && state_[next_to_launch_]->ready >= state_[next_to_launch_]->expected) {
+    BucketState& state = *state_[next_to_launch_];
+    Pack(next_to_launch_);
+    state.work = dp_.AllReduceAsync(state.flat, ReduceOp::kAverage);
+    ++next_to_launch_;
+  }
+}
+
+void GradientSynchronizer::Pack(size_t bucket) {
+  BucketState& state = *state_[bucket];
+  if (!state.flat.defined()) state.flat = NewFlatBuffer(buckets_[bucket], params_);
+  PackBucket(buckets_[bucket], params_, state.flat, [](const at::Tensor& p) { return p.grad(); });
+}
+
+void GradientSynchronizer::Unpack(size_t bucket) {
+  const GradBucket& plan = buckets_[bucket];
+  at::NoGradGuard no_grad;
+  for (size_t k = 0; k < plan.param_indices.size(); ++k) {
+    at::Tensor& p = params_[plan.param_indices[k]];
+    at::Tensor averaged = state_[bucket]->flat.narrow(0, plan.offsets[k], p.numel()).view(p.sizes());
+    if (p.grad().defined()) {
+      p.mutable_grad().copy_(averaged);
+    } else {
+      p.mutable_grad() = averaged.clone();
+    }
+  }
+}
+
+void GradientSynchronizer::Synchronize() {
+  if (overlap_) {
+    // Non-blocking and blocking collectives never match each other in MPI,
+    // so in overlap mode every bucket goes through AllReduceAsync.
+    for (; next_to_launch_ < buckets_.size(); ++next_to_launch_) {
+      Pack(next_to_launch_);
+      state_[next_to_launch_]->work = dp_.AllReduceAsync(state_[next_to_launch_]->flat, ReduceOp::kAverage);
+    }
+    for (size_t b = 0; b < buckets_.size(); ++b) {
+      {
+        ScopedWatch watch(absl::StrCat("gradient bucket ", b, " of ", buckets_.size(), " (wait)"));
+        state_[b]->work->Wait();
+      }
+      state_[b]->work.reset();
+      Unpack(b);
+      state_[b]->ready = 0;
+    }
+    std::fill(grad_ready_.begin(), grad_ready_.end(), 0);
+    next_to_launch_ = 0;
+    return;
+  }
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    Pack(b);
+    dp_.AllReduce(state_[b]->flat, ReduceOp::kAverage);
+    Unpack(b);
+  }
+}
+
+// ------------------------------------------------------ broadcast, checks
+
+void BroadcastParameters(const std::vector<at::Tensor>& params, Communicator& dp, int root, size_t bucket_bytes) {
+  if (dp.size() == 1) return;
+  for (const GradBucket& bucket : PlanGradBuckets(params, bucket_bytes)) {
+    at::Tensor flat = NewFlatBuffer(bucket, params);
+    if (dp.rank() == root) PackBucket(bucket, params, flat, [](const at::Tensor& p) { return p; });
+    dp.Broadcast(flat, root);
+    if (dp.rank() == root) continue;
+    at::NoGradGuard no_grad;
+    for (size_t k = 0; k < bucket.param_indices.size(); ++k) {
+      at::Tensor p = params[bucket.param_indices[k]];
+      p.copy_(flat.narrow(0, bucket.offsets[k], p.numel()).view(p.sizes()));
+    }
+  }
+}
+
+uint64_t HashParameterShapes(const std::vector<at::Tensor>& params) {
+  uint64_t h = FnvMix(kFnvOffset, static_cast<int64_t>(params.size()));
+  for (const at::Tensor& p : params) {
+    h = FnvMix(h, static_cast<int64_t>(p.scalar_type()));
+    h = FnvMix(h, p.dim());
+    for (int64_t s : p.sizes()) h = FnvMix(h, s);
+  }
+  return h;
+}
+
+absl::Status CheckConsistency(Communicator& world, uint64_t config_hash, const std::vector<at::Tensor>& params,
+                              uint64_t data_manifest_hash, int shape_group) {
+  // One row per rank: the fields below, exchanged with one all-gather.
+  enum Field { kConfig, kManifest, kShapes, kGroup, kNumParams, kNumFields };
+  at::Tensor mine = at::empty({kNumFields}, at::kLong);
+  int64_t* m = mine.data_ptr<int64_t>();
+  m[kConfig] = static_cast<int64_t>(config_hash);
+  m[kManifest] = static_cast<int64_t>(data_manifest_hash);
+  m[kShapes] = static_cast<int64_t>(HashParameterShapes(params));
+  m[kGroup] = shape_group;
+  m[kNumParams] = static_cast<int64_t>(params.size());
+  const at::Tensor all = world.AllGather(mine, 0).view({world.size(), kNumFields});
+  auto row = [&](int r) { return all[r].data_ptr<int64_t>(); };
+
+  std::vector<std::string> problems;
+  auto hex = [](int64_t v) { return absl::StrFormat("0x%016x", static_cast<uint64_t>(v)); };
+  for (int r = 1; r < world.size(); ++r) {
+    if (row(r)[kConfig] != row(0)[kConfig]) {
+      problems.push_back(absl::StrCat("rank ", r, " has configuration hash ", hex(row(r)[kConfig]), ", rank 0 has ",
+                                      hex(row(0)[kConfig])));
+    }
+    if (row(r)[kManifest] != row(0)[kManifest]) {
+      problems.push_back(absl::StrCat("rank ", r, " has data manifest hash ", hex(row(r)[kManifest]),
+                                      ", rank 0 has ", hex(row(0)[kManifest])));
+    }
+  }
+  for (int r = 0; r < world.size(); ++r) {
+    int first = 0;
+    while (row(first)[kGroup] != row(r)[kGroup]) ++first;
+    if (first != r && row(r)[kShapes] != row(first)[kShapes]) {
+      problems.push_back(absl::StrCat("rank ", r, " has parameter shapes ", hex(row(r)[kShapes]), " (",
+                                      row(r)[kNumParams], " tensors), rank ", first, " has ", hex(row(first)[kShapes]),
+                                      " (", row(first)[kNumParams], " tensors)"));
+    }
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return UserError(absl::StatusCode::kFailedPrecondition,
+                   absl::StrCat("start-up consistency check failed across ", world.size(), " ranks: ",
+                                absl::StrJoin(problems, "; ")),
+                   "every rank must run the same alro build with the same config file, --set overrides and data "
+                   "directory (shared storage, not per-node copies that differ)");
+}
+
+}  // namespace alro::dist
