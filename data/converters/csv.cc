@@ -1,0 +1,150 @@
+// data/converters/csv.cc: line reading, CSV splitting and UTF-8 repair.
+#include "data/converters/csv.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/status.h"
+
+namespace alro::data {
+namespace {
+
+// Progress is logged every this many bytes of a large input.
+constexpr uint64_t kProgressBytes = uint64_t{64} << 20;
+constexpr char kUtf8Bom[] = "\xef\xbb\xbf";
+
+}  // namespace
+
+absl::StatusOr<LineReader> LineReader::Open(const std::string& path) {
+  LineReader reader;
+  ALRO_ASSIGN_OR_RETURN(reader.file_, MappedFile::Open(path));
+  reader.next_progress_ = kProgressBytes;
+  if (reader.file_.size() >= 3 && std::memcmp(reader.file_.data(), kUtf8Bom, 3) == 0) reader.pos_ = 3;
+  return reader;
+}
+
+bool LineReader::Next(absl::string_view* line) {
+  const uint64_t size = file_.size();
+  if (pos_ >= size) return false;
+  const char* begin = reinterpret_cast<const char*>(file_.data()) + pos_;
+  const void* nl = std::memchr(begin, '\n', size - pos_);
+  uint64_t len = nl ? static_cast<uint64_t>(static_cast<const char*>(nl) - begin) : size - pos_;
+  pos_ += len + (nl ? 1 : 0);
+  if (len > 0 && begin[len - 1] == '\r') --len;
+  *line = absl::string_view(begin, len);
+  ++line_number_;
+  if (pos_ >= next_progress_) {
+    ALRO_LOG(INFO) << "read " << (pos_ >> 20) << " of " << (size >> 20) << " MiB of " << file_.path() << " ("
+                   << (100 * pos_ / size) << "%)";
+    next_progress_ += kProgressBytes;
+  }
+  return true;
+}
+
+std::string LineReader::Where() const { return absl::StrCat(file_.path(), ":", line_number_); }
+
+absl::Status SplitCsvLine(absl::string_view line, std::vector<std::string>* fields) {
+  fields->clear();
+  std::string field;
+  size_t i = 0;
+  while (true) {
+    field.clear();
+    if (i < line.size() && line[i] == '"') {
+      const size_t open = i++;
+      bool closed = false;
+      while (i < line.size()) {
+        if (line[i] == '"') {
+          if (i + 1 < line.size() && line[i + 1] == '"') {
+            field.push_back('"');
+            i += 2;
+            continue;
+          }
+          closed = true;
+          ++i;
+          break;
+        }
+        field.push_back(line[i++]);
+      }
+      if (!closed) return InvalidArgument(absl::StrCat("unterminated quote opened at column ", open + 1));
+      if (i < line.size() && line[i] != ',') {
+        return InvalidArgument(absl::StrCat("unexpected text after a closing quote at column ", i + 1));
+      }
+    } else {
+      while (i < line.size() && line[i] != ',') field.push_back(line[i++]);
+    }
+    fields->push_back(field);
+    if (i >= line.size()) break;
+    ++i;  // the comma
+  }
+  return absl::OkStatus();
+}
+
+std::vector<absl::string_view> SplitOn(absl::string_view line, absl::string_view separator) {
+  std::vector<absl::string_view> out;
+  size_t start = 0;
+  while (true) {
+    const size_t at = line.find(separator, start);
+    if (at == absl::string_view::npos) {
+      out.push_back(line.substr(start));
+      return out;
+    }
+    out.push_back(line.substr(start, at - start));
+    start = at + separator.size();
+  }
+}
+
+bool IsValidUtf8(absl::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t extra = 0;
+    if (c < 0x80) {
+      extra = 0;
+    } else if ((c >> 5) == 0x6 && c >= 0xc2) {
+      extra = 1;
+    } else if ((c >> 4) == 0xe) {
+      extra = 2;
+    } else if ((c >> 3) == 0x1e && c <= 0xf4) {
+      extra = 3;
+    } else {
+      return false;
+    }
+    if (i + extra >= text.size() && extra > 0) return false;
+    for (size_t k = 1; k <= extra; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) >> 6) != 0x2) return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
+std::string ToUtf8(absl::string_view text) {
+  if (IsValidUtf8(text)) return std::string(text);
+  std::string out;
+  out.reserve(text.size() + text.size() / 4);
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x80) {
+      out.push_back(ch);
+    } else {
+      out.push_back(static_cast<char>(0xc0 | (c >> 6)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
+    }
+  }
+  return out;
+}
+
+std::string TruncateUtf8(absl::string_view text, size_t max_chars) {
+  size_t chars = 0;
+  size_t i = 0;
+  while (i < text.size() && chars < max_chars) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : 4;
+    i += len;
+    ++chars;
+  }
+  return std::string(text.substr(0, std::min(i, text.size())));
+}
+
+}  // namespace alro::data

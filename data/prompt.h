@@ -1,0 +1,112 @@
+// data/prompt.h: renders a list-wise example into prompt tokens at load time.
+//
+// The template (config::PromptConfig) is, line by line:
+//
+//   <bos>header
+//   history_line        for each of the last max_history ratings, oldest first
+//   candidate_line      for each presentation slot j, led by identifier j
+//   answer_prefix ID ID ... ID <eos>    identifiers in true order
+//
+// Lines end with the tokenizer's newline token. The true order is rating
+// descending; ties keep the original presentation order (the order stored
+// in the record), so every permuted copy of a list has the same answer
+// items. Text pieces are tokenized once and cached: each item's title, each
+// rating, each fixed piece of the template; identifiers are inserted by id,
+// so an identifier is always exactly one token and rendering a permuted copy
+// only concatenates cached pieces.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "config/config.h"
+#include "data/list_example.pb.h"
+#include "data/rendered_example.h"
+#include "data/tokenizer.h"
+
+namespace alro::data {
+
+/// The title shown for an item: "Title (Year)" (year when known), cut to
+/// `max_chars` characters.
+std::string ItemDisplayTitle(const proto::Item& item, size_t max_chars);
+
+/// A rating as the prompt shows it: "4", "3.5".
+std::string FormatRating(float rating);
+
+/// The fixed words of the template (header, line texts, answer prefix),
+/// used as tokenizer training text.
+std::vector<std::string> PromptLiterals(const config::PromptConfig& prompt);
+
+/// Options of a PromptRenderer beyond the prompt template.
+struct RenderOptions {
+  /// Longest rendering allowed; the oldest history lines are left out until
+  /// the prompt fits. 0 = no limit.
+  int64_t max_tokens = 0;
+};
+
+/// Renders ListExamples with one template and tokenizer. Thread-safe.
+class PromptRenderer {
+ public:
+  /// Checks the template (placeholders {title} {rating} in history_line,
+  /// {id} {title} in candidate_line) and that each identifier is one token.
+  static absl::StatusOr<std::shared_ptr<const PromptRenderer>> Create(const config::PromptConfig& prompt,
+                                                                      std::shared_ptr<const Tokenizer> tokenizer,
+                                                                      const RenderOptions& options = {});
+
+  /// Renders `example` with its candidates shown in the order
+  /// `permutation` (slot j shows candidate permutation[j]; empty = stored
+  /// order). Fails if the list has more candidates than identifiers, the
+  /// permutation is not one, or the prompt cannot fit max_tokens.
+  absl::StatusOr<RenderedExample> Render(const proto::ListExample& example,
+                                         const std::vector<int32_t>& permutation = {},
+                                         int32_t copy_index = 0) const;
+
+  /// Token id of each identifier, slot order.
+  const std::vector<int32_t>& identifier_ids() const { return identifier_ids_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const config::PromptConfig& prompt() const { return prompt_; }
+
+ private:
+  // A template line: fixed text and placeholders.
+  struct Segment {
+    enum Kind { kText, kTitle, kRating, kId } kind;
+    std::string text;              // kText: the literal
+    std::vector<int32_t> tokens;   // kText: its tokens
+  };
+  using Line = std::vector<Segment>;
+
+  PromptRenderer() = default;
+  static absl::StatusOr<Line> ParseLine(const std::string& text, const std::string& key,
+                                        const std::vector<Segment::Kind>& allowed, const Tokenizer& tokenizer);
+  const std::vector<int32_t>& TitleTokens(const proto::Item& item) const;
+  const std::vector<int32_t>& RatingTokens(float rating) const;
+  void AppendLine(const Line& line, const proto::Interaction& interaction, int32_t id,
+                  std::vector<int32_t>* out) const;
+
+  config::PromptConfig prompt_;
+  RenderOptions options_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
+  std::vector<int32_t> identifier_ids_;
+  Line header_;
+  Line history_;
+  Line candidate_;
+  Line answer_prefix_;
+  mutable std::mutex cache_mu_;
+  mutable std::unordered_map<std::string, std::vector<int32_t>> title_cache_;
+  mutable std::unordered_map<std::string, std::vector<int32_t>> rating_cache_;
+};
+
+/// The prompt of `example` as text, for people (`alro data inspect`): the
+/// same template, identifiers and answer that Render() tokenizes.
+std::string RenderPromptText(const config::PromptConfig& prompt, const proto::ListExample& example);
+
+/// The true order of a list: candidate indices by rating descending, ties in
+/// index order.
+std::vector<int32_t> TrueOrder(const std::vector<float>& ratings);
+
+}  // namespace alro::data
