@@ -1,16 +1,26 @@
-// data/sentencepiece_backend.cc: the only file that includes SentencePiece's
-// headers (see sentencepiece_backend.h for why).
+// data/sentencepiece_backend.cc: the alro_spm module, the only code that
+// includes SentencePiece's headers (see sentencepiece_backend.h for why).
 #include "data/sentencepiece_backend.h"
 
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <mutex>
 #include <sstream>
 
+// Exported by libsentencepiece (common.h is not installed).
+namespace sentencepiece::logging {
+void SetMinLogLevel(int v);
+}  // namespace sentencepiece::logging
+
 namespace alro::data::spm {
+
+// Above FATAL: SentencePiece writes nothing. Under RTLD_DEEPBIND its
+// std::cerr would be libstdc++'s own, never-constructed object (the
+// executable holds the copy-relocated one), so it must never log; errors
+// still come back as Status.
+constexpr int kSilentLogLevel = 100;
+
 namespace {
 
 // Feeds an in-memory list of sentences to the trainer.
@@ -27,41 +37,6 @@ class VectorIterator : public sentencepiece::SentenceIterator {
   size_t i_ = 0;
 };
 
-// Redirects fd 2 into a temporary file for its lifetime: the trainer logs
-// hundreds of lines to stderr, which we keep and show only on failure.
-class ScopedStderrCapture {
- public:
-  ScopedStderrCapture() {
-    std::fflush(stderr);
-    file_ = std::tmpfile();
-    if (file_ == nullptr) return;
-    saved_ = ::dup(2);
-    if (saved_ >= 0) ::dup2(::fileno(file_), 2);
-  }
-  ~ScopedStderrCapture() { Release(); }
-  std::string Release() {
-    std::string text;
-    if (file_ == nullptr) return text;
-    std::fflush(stderr);
-    if (saved_ >= 0) {
-      ::dup2(saved_, 2);
-      ::close(saved_);
-      saved_ = -1;
-    }
-    std::rewind(file_);
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), file_)) > 0) text.append(buf, n);
-    std::fclose(file_);
-    file_ = nullptr;
-    return text;
-  }
-
- private:
-  std::FILE* file_ = nullptr;
-  int saved_ = -1;
-};
-
 std::string Join(const std::vector<std::string>& items) {
   std::string out;
   for (size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + items[i];
@@ -70,35 +45,39 @@ std::string Join(const std::vector<std::string>& items) {
 
 }  // namespace
 
-struct Processor::Impl {
-  sentencepiece::SentencePieceProcessor sp;
+class ProcessorImpl : public Processor {
+ public:
+  std::string LoadSerialized(const std::string& bytes) override {
+    const auto status = sp_.LoadFromSerializedProto(bytes);
+    return status.ok() ? "" : status.ToString();
+  }
+  std::string Encode(const std::string& text, std::vector<int>* ids) const override {
+    const auto status = sp_.Encode(text, ids);
+    return status.ok() ? "" : status.ToString();
+  }
+  std::string Decode(const std::vector<int>& ids) const override { return sp_.DecodeIds(ids); }
+  int PieceToId(const std::string& piece) const override { return sp_.PieceToId(piece); }
+  std::string IdToPiece(int id) const override { return sp_.IdToPiece(id); }
+  int vocab_size() const override { return sp_.GetPieceSize(); }
+  int unk_id() const override { return sp_.unk_id(); }
+  int bos_id() const override { return sp_.bos_id(); }
+  int eos_id() const override { return sp_.eos_id(); }
+  int pad_id() const override { return sp_.pad_id(); }
+  bool IsUnknown(int id) const override { return sp_.IsUnknown(id); }
+
+ private:
+  sentencepiece::SentencePieceProcessor sp_;
 };
 
-Processor::Processor() : impl_(std::make_unique<Impl>()) {}
-Processor::~Processor() = default;
+class BackendImpl : public Backend {
+ public:
+  std::unique_ptr<Processor> NewProcessor() override { return std::make_unique<ProcessorImpl>(); }
+  std::string Train(const std::vector<std::string>& sentences, const TrainOptions& options, std::string* model,
+                    std::string* log) override;
+};
 
-std::string Processor::LoadSerialized(const std::string& bytes) {
-  const auto status = impl_->sp.LoadFromSerializedProto(bytes);
-  return status.ok() ? "" : status.ToString();
-}
-
-std::string Processor::Encode(const std::string& text, std::vector<int>* ids) const {
-  const auto status = impl_->sp.Encode(text, ids);
-  return status.ok() ? "" : status.ToString();
-}
-
-std::string Processor::Decode(const std::vector<int>& ids) const { return impl_->sp.DecodeIds(ids); }
-int Processor::PieceToId(const std::string& piece) const { return impl_->sp.PieceToId(piece); }
-std::string Processor::IdToPiece(int id) const { return impl_->sp.IdToPiece(id); }
-int Processor::vocab_size() const { return impl_->sp.GetPieceSize(); }
-int Processor::unk_id() const { return impl_->sp.unk_id(); }
-int Processor::bos_id() const { return impl_->sp.bos_id(); }
-int Processor::eos_id() const { return impl_->sp.eos_id(); }
-int Processor::pad_id() const { return impl_->sp.pad_id(); }
-bool Processor::IsUnknown(int id) const { return impl_->sp.IsUnknown(id); }
-
-std::string Train(const std::vector<std::string>& sentences, const TrainOptions& options, std::string* model,
-                  std::string* log) {
+std::string BackendImpl::Train(const std::vector<std::string>& sentences, const TrainOptions& options,
+                               std::string* model, std::string* log) {
   // The trainer keeps global state (its pretokenizer); one training at a time.
   static std::mutex mu;
   std::lock_guard<std::mutex> lock(mu);
@@ -112,11 +91,17 @@ std::string Train(const std::vector<std::string>& sentences, const TrainOptions&
        << " --max_sentence_length=16384";
   if (!options.user_defined_symbols.empty()) args << " --user_defined_symbols=" << Join(options.user_defined_symbols);
   sentencepiece::SetRandomGeneratorSeed(1);
+  sentencepiece::logging::SetMinLogLevel(kSilentLogLevel);
   VectorIterator it(sentences);
-  ScopedStderrCapture capture;
   const auto status = sentencepiece::SentencePieceTrainer::Train(args.str(), &it, model);
-  if (log != nullptr) *log = capture.Release();
+  if (log != nullptr) *log = args.str();
   return status.ok() ? "" : status.ToString();
 }
 
 }  // namespace alro::data::spm
+
+extern "C" alro::data::spm::Backend* AlroSentencePieceBackend() {
+  sentencepiece::logging::SetMinLogLevel(alro::data::spm::kSilentLogLevel);
+  static alro::data::spm::BackendImpl backend;
+  return &backend;
+}

@@ -17,7 +17,21 @@ constexpr char kWordStart[] = "\xe2\x96\x81";
 
 }  // namespace
 
-Tokenizer::Tokenizer() : processor_(std::make_unique<spm::Processor>()) {}
+namespace {
+
+absl::StatusOr<spm::Backend*> Backend() {
+  std::string error;
+  spm::Backend* backend = spm::GetBackend(&error);
+  if (backend == nullptr) {
+    return UserError(absl::StatusCode::kFailedPrecondition, error,
+                     "build the alro_spm target (scripts/build.sh does), or point ALRO_SPM_MODULE at libalro_spm.so");
+  }
+  return backend;
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer() = default;
 Tokenizer::~Tokenizer() = default;
 
 absl::StatusOr<std::shared_ptr<const Tokenizer>> Tokenizer::Load(const std::string& path) {
@@ -32,7 +46,9 @@ absl::StatusOr<std::shared_ptr<const Tokenizer>> Tokenizer::Load(const std::stri
 
 absl::StatusOr<std::shared_ptr<const Tokenizer>> Tokenizer::FromSerialized(const std::string& bytes,
                                                                            const std::string& name) {
+  ALRO_ASSIGN_OR_RETURN(spm::Backend * backend, Backend());
   std::shared_ptr<Tokenizer> t(new Tokenizer());
+  t->processor_ = backend->NewProcessor();
   t->name_ = name;
   if (std::string error = t->processor_->LoadSerialized(bytes); !error.empty()) {
     return UserError(absl::StatusCode::kInvalidArgument,
@@ -119,7 +135,8 @@ absl::StatusOr<std::string> TrainTokenizer(const std::vector<std::string>& sente
   spm_options.user_defined_symbols = options.user_defined_symbols;
   std::string model;
   std::string log;
-  if (std::string error = spm::Train(sentences, spm_options, &model, &log); !error.empty()) {
+  ALRO_ASSIGN_OR_RETURN(spm::Backend * backend, Backend());
+  if (std::string error = backend->Train(sentences, spm_options, &model, &log); !error.empty()) {
     std::string tail = log.size() > 2000 ? log.substr(log.size() - 2000) : log;
     return UserError(absl::StatusCode::kInvalidArgument,
                      absl::StrCat("SentencePiece training failed: ", error, "\n", tail),

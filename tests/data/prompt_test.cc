@@ -1,0 +1,132 @@
+// tests/data/prompt_test.cc: tokenizer training and identifier checks, and
+// prompt rendering checked against an independent re-derivation: the
+// answer identifiers, their positions, the ratings per slot, permuted copies.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "data/prompt.h"
+#include "data/tokenizer.h"
+#include "tests/data/test_util.h"
+
+namespace alro::data {
+namespace {
+
+using testing::SmallTokenizer;
+using testing::SyntheticExample;
+
+TEST(Tokenizer, IdentifiersAreSingleTokens) {
+  auto tokenizer = SmallTokenizer();
+  auto ids = tokenizer->IdentifierIds(config::PromptConfig().identifiers);
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  EXPECT_EQ(ids->size(), 20u);
+  for (size_t k = 0; k < ids->size(); ++k) EXPECT_EQ(tokenizer->IdToPiece((*ids)[k]), config::PromptConfig().identifiers[k]);
+  // A multi-piece identifier is refused with the pieces it splits into.
+  auto bad = tokenizer->IdentifierId("Toy Story");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(absl::StrContains(bad.status().message(), "is not one token")) << bad.status();
+  EXPECT_TRUE(absl::StrContains(bad.status().message(), "HINT:"));
+  EXPECT_EQ(tokenizer->Decode(tokenizer->Encode("Heat (1995)")), "Heat (1995)");
+  EXPECT_GE(tokenizer->newline_id(), 0);
+  EXPECT_EQ(tokenizer->PieceToId("no-such-piece"), -1);
+}
+
+TEST(Tokenizer, TrainingIsDeterministic) {
+  std::vector<std::string> corpus = {"Toy Story (1995)", "Heat (1995)", "Casino (1995)", "Rank these movies"};
+  TokenizerTrainingOptions options;
+  options.vocab_size = 80;
+  options.user_defined_symbols = {"A", "B", "<nl>"};
+  auto a = TrainTokenizer(corpus, options);
+  auto b = TrainTokenizer(corpus, options);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status();
+  EXPECT_EQ(*a, *b);
+  options.user_defined_symbols = {"A,B"};
+  EXPECT_FALSE(TrainTokenizer(corpus, options).ok());
+}
+
+TEST(Prompt, AnswerPositionsAndTrueOrder) {
+  auto tokenizer = SmallTokenizer();
+  config::PromptConfig prompt;
+  auto renderer = PromptRenderer::Create(prompt, tokenizer);
+  ASSERT_TRUE(renderer.ok()) << renderer.status();
+  const proto::ListExample ex = SyntheticExample(3, 5);
+  auto r = (*renderer)->Render(ex);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const int m = 5;
+  ASSERT_EQ(r->answer_positions.size(), 5u);
+  ASSERT_EQ(r->ratings.size(), 5u);
+  ASSERT_EQ(r->loss_mask.size(), r->tokens.size());
+  // Brute force: the k-th answer slot is the k-th best rating (ties by slot).
+  std::vector<int> slots(m);
+  for (int j = 0; j < m; ++j) slots[j] = j;
+  std::stable_sort(slots.begin(), slots.end(), [&](int a, int b) { return ex.candidates(a).rating() > ex.candidates(b).rating(); });
+  for (int k = 0; k < m; ++k) {
+    const int32_t pos = r->answer_positions[k];
+    EXPECT_EQ(r->tokens[pos], r->identifier_ids[slots[k]]) << k;
+    EXPECT_EQ(r->loss_mask[pos], 1);
+    EXPECT_EQ(r->ratings[k], ex.candidates(k).rating());
+  }
+  EXPECT_EQ(r->tokens.front(), tokenizer->bos_id());
+  EXPECT_EQ(r->tokens.back(), tokenizer->eos_id());
+  // The loss mask covers exactly the answer identifiers and the EOS.
+  EXPECT_EQ(std::count(r->loss_mask.begin(), r->loss_mask.end(), 1), m + 1);
+  // Each slot's identifier leads a candidate line in the prompt part.
+  const auto prompt_end = r->tokens.begin() + r->answer_positions[0];
+  for (int j = 0; j < m; ++j) {
+    EXPECT_NE(std::find(r->tokens.begin(), prompt_end, r->identifier_ids[j]), prompt_end) << j;
+  }
+  // The text shows the same answer.
+  const std::string text = RenderPromptText(prompt, ex);
+  std::string answer = "Answer:";
+  for (int k = 0; k < m; ++k) answer += std::string(" ") + prompt.identifiers[slots[k]];
+  EXPECT_TRUE(absl::StrContains(text, answer)) << text;
+  EXPECT_TRUE(absl::StrContains(text, "rated")) << text;
+}
+
+TEST(Prompt, PermutedCopyShowsTheSameItemsInAnotherOrder) {
+  auto renderer = *PromptRenderer::Create(config::PromptConfig(), SmallTokenizer());
+  const proto::ListExample ex = SyntheticExample(11, 4);
+  const std::vector<int32_t> perm = {2, 0, 3, 1};
+  auto original = renderer->Render(ex);
+  auto copy = renderer->Render(ex, perm, 1);
+  ASSERT_TRUE(original.ok() && copy.ok());
+  EXPECT_EQ(copy->copy_index, 1);
+  EXPECT_EQ(copy->permutation, perm);
+  EXPECT_EQ(copy->tokens.size(), original->tokens.size());
+  for (int j = 0; j < 4; ++j) EXPECT_EQ(copy->ratings[j], original->ratings[perm[j]]);
+  // The answer names the same items in the same order: map each copy slot
+  // back to its original candidate.
+  for (int k = 0; k < 4; ++k) {
+    const int32_t copy_slot = static_cast<int32_t>(
+        std::find(copy->identifier_ids.begin(), copy->identifier_ids.end(), copy->tokens[copy->answer_positions[k]]) -
+        copy->identifier_ids.begin());
+    const int32_t original_slot = static_cast<int32_t>(
+        std::find(original->identifier_ids.begin(), original->identifier_ids.end(),
+                  original->tokens[original->answer_positions[k]]) - original->identifier_ids.begin());
+    EXPECT_EQ(perm[copy_slot], original_slot) << k;
+  }
+  EXPECT_FALSE(renderer->Render(ex, {0, 0, 1, 2}).ok());
+}
+
+TEST(Prompt, HistoryIsCutToFitMaxTokens) {
+  config::PromptConfig prompt;
+  auto full = (*PromptRenderer::Create(prompt, SmallTokenizer()))->Render(SyntheticExample(1, 4));
+  ASSERT_TRUE(full.ok());
+  RenderOptions options;
+  options.max_tokens = static_cast<int64_t>(full->tokens.size()) - 1;
+  auto cut = (*PromptRenderer::Create(prompt, SmallTokenizer(), options))->Render(SyntheticExample(1, 4));
+  ASSERT_TRUE(cut.ok()) << cut.status();
+  EXPECT_LE(static_cast<int64_t>(cut->tokens.size()), options.max_tokens);
+  EXPECT_LT(cut->tokens.size(), full->tokens.size());
+  options.max_tokens = 10;
+  EXPECT_FALSE((*PromptRenderer::Create(prompt, SmallTokenizer(), options))->Render(SyntheticExample(1, 4)).ok());
+  // More candidates than identifiers.
+  prompt.identifiers = {"A", "B", "C"};
+  EXPECT_FALSE((*PromptRenderer::Create(prompt, SmallTokenizer()))->Render(SyntheticExample(1, 4)).ok());
+  prompt.candidate_line = "{title} {bogus}";
+  EXPECT_FALSE(PromptRenderer::Create(prompt, SmallTokenizer()).ok());
+}
+
+}  // namespace
+}  // namespace alro::data
