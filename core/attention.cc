@@ -1,0 +1,75 @@
+// core/attention.cc: grouped-query attention with RoPE and a KV cache.
+#include "core/attention.h"
+
+#include <cmath>
+#include <limits>
+
+#include "common/status.h"
+#include "core/lora.h"
+#include "distributed/tensor_parallel.h"
+
+namespace alro::core {
+
+at::Tensor CausalMask(int64_t t, int64_t start) {
+  const at::TensorOptions i64 = at::TensorOptions().dtype(at::kLong);
+  const at::Tensor query_pos = at::arange(start, start + t, i64).unsqueeze(1);
+  const at::Tensor key_pos = at::arange(start + t, i64).unsqueeze(0);
+  return key_pos > query_pos;
+}
+
+at::Tensor GroupedQueryAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                 const at::Tensor& mask) {
+  const int64_t b = q.size(0), h = q.size(1), t = q.size(2), d = q.size(3);
+  const int64_t kv = k.size(1), s = k.size(2);
+  const int64_t group = h / kv;
+  // Query heads kv*group + i read key/value head kv: fold the group into the
+  // query rows instead of repeating k and v.
+  const at::Tensor qg = q.reshape({b, kv, group * t, d});
+  at::Tensor scores = at::matmul(qg, k.transpose(-1, -2)).to(at::kFloat) / std::sqrt(static_cast<double>(d));
+  scores = scores.view({b, kv, group, t, s}).masked_fill(mask.view({1, 1, 1, t, s}),
+                                                         -std::numeric_limits<float>::infinity());
+  const at::Tensor probs = at::softmax(scores, -1).to(q.scalar_type()).view({b, kv, group * t, s});
+  return at::matmul(probs, v).view({b, h, t, d});
+}
+
+Attention::Attention(const config::ModelConfig& m, dist::Communicator& tp, at::Generator dropout_rng)
+    : head_dim_(m.hidden_size / m.num_heads),
+      local_heads_(m.num_heads / tp.size()),
+      local_kv_heads_(m.num_kv_heads / tp.size()),
+      tp_(tp) {
+  ALRO_CHECK(m.num_heads % tp.size() == 0 && m.num_kv_heads % tp.size() == 0,
+             "tensor_parallel must divide num_heads and num_kv_heads");
+  const int64_t kv_dim = m.num_kv_heads * head_dim_;
+  q_proj = register_module("q_proj", std::make_shared<ColumnParallelLinear>(
+                                         m.hidden_size, m.num_heads * head_dim_, tp, LoraSpecFor(m.lora, "q_proj"),
+                                         dropout_rng));
+  k_proj = register_module("k_proj", std::make_shared<ColumnParallelLinear>(
+                                         m.hidden_size, kv_dim, tp, LoraSpecFor(m.lora, "k_proj"), dropout_rng));
+  v_proj = register_module("v_proj", std::make_shared<ColumnParallelLinear>(
+                                         m.hidden_size, kv_dim, tp, LoraSpecFor(m.lora, "v_proj"), dropout_rng));
+  o_proj = register_module("o_proj", std::make_shared<RowParallelLinear>(
+                                         m.num_heads * head_dim_, m.hidden_size, tp, LoraSpecFor(m.lora, "o_proj"),
+                                         dropout_rng));
+}
+
+at::Tensor Attention::Forward(const at::Tensor& x, const RotaryEmbedding& rope, int64_t start,
+                              const at::Tensor& mask, KVCache* cache, int layer) {
+  const int64_t b = x.size(0), t = x.size(1);
+  const at::Tensor xc = dist::CopyToTensorParallelRegion(x, tp_);
+  const at::Tensor q = rope.Apply(q_proj->ForwardCopied(xc).view({b, t, local_heads_, head_dim_}), start);
+  at::Tensor k = rope.Apply(k_proj->ForwardCopied(xc).view({b, t, local_kv_heads_, head_dim_}), start);
+  at::Tensor v = v_proj->ForwardCopied(xc).view({b, t, local_kv_heads_, head_dim_});
+  k = k.transpose(1, 2);
+  v = v.transpose(1, 2);
+  if (cache != nullptr) {
+    ALRO_CHECK(start + t <= cache->capacity(), "KV cache capacity ", cache->capacity(), " exceeded at ", start + t);
+    cache->keys[layer].narrow(2, start, t).copy_(k);
+    cache->values[layer].narrow(2, start, t).copy_(v);
+    k = cache->keys[layer].narrow(2, 0, start + t);
+    v = cache->values[layer].narrow(2, 0, start + t);
+  }
+  const at::Tensor out = GroupedQueryAttention(q.transpose(1, 2), k, v, mask);  // [B, h, T, D]
+  return o_proj->Forward(out.transpose(1, 2).reshape({b, t, local_heads_ * head_dim_}));
+}
+
+}  // namespace alro::core

@@ -1,0 +1,20 @@
+// core/decoder_layer.cc: residual wiring of one decoder layer.
+#include "core/decoder_layer.h"
+
+namespace alro::core {
+
+DecoderLayer::DecoderLayer(const config::ModelConfig& m, dist::Communicator& tp, at::Generator dropout_rng) {
+  self_attn = register_module("self_attn", std::make_shared<Attention>(m, tp, dropout_rng));
+  mlp = register_module("mlp", std::make_shared<Mlp>(m, tp, dropout_rng));
+  input_layernorm = register_module("input_layernorm", std::make_shared<RMSNorm>(m.hidden_size, m.rms_norm_eps));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", std::make_shared<RMSNorm>(m.hidden_size, m.rms_norm_eps));
+}
+
+at::Tensor DecoderLayer::Forward(const at::Tensor& x, const RotaryEmbedding& rope, int64_t start,
+                                 const at::Tensor& mask, KVCache* cache, int layer) {
+  const at::Tensor h = x + self_attn->Forward(input_layernorm->Forward(x), rope, start, mask, cache, layer);
+  return h + mlp->Forward(post_attention_layernorm->Forward(h));
+}
+
+}  // namespace alro::core

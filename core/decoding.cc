@@ -1,0 +1,51 @@
+// core/decoding.cc: constrained greedy decoding and first-slot scoring.
+#include "core/decoding.h"
+
+#include <limits>
+
+#include "common/status.h"
+#include "core/identifier_logits.h"
+
+namespace alro::core {
+
+DecodedPermutations ConstrainedGreedyDecode(Decoder& model, const at::Tensor& prompts,
+                                            const at::Tensor& identifier_ids, const std::vector<int64_t>& separator) {
+  ALRO_CHECK(prompts.dim() == 2 && identifier_ids.dim() == 2 && prompts.size(0) == identifier_ids.size(0),
+             "ConstrainedGreedyDecode wants prompts [B, T] and identifier_ids [B, m]");
+  at::NoGradGuard no_grad;
+  const int64_t b = prompts.size(0), t = prompts.size(1), m = identifier_ids.size(1);
+  const int64_t per_step = 1 + static_cast<int64_t>(separator.size());
+  const at::Tensor ids = identifier_ids.to(at::kLong);
+  KVCache cache = model.NewKVCache(b, t + m * per_step);
+  at::Tensor hidden = model.Forward(prompts.to(at::kLong), &cache);
+  at::Tensor written = at::zeros({b, m}, at::TensorOptions().dtype(at::kBool));
+  const int64_t sep_len = static_cast<int64_t>(separator.size());
+  const at::Tensor sep = at::tensor(separator, at::TensorOptions().dtype(at::kLong)).view({1, sep_len}).expand({b, sep_len});
+  DecodedPermutations result;
+  result.order.assign(b, {});
+  std::vector<at::Tensor> steps;
+  for (int64_t k = 0; k < m; ++k) {
+    const at::Tensor last = hidden.select(1, hidden.size(1) - 1);  // [B, H]
+    const at::Tensor scores = IdentifierLogits(model.LocalLogits(last), ids, model.vocab_start(), model.grid().tp());
+    steps.push_back(scores);
+    const at::Tensor choice =
+        scores.masked_fill(written, -std::numeric_limits<float>::infinity()).argmax(-1);  // [B]
+    written.scatter_(1, choice.unsqueeze(1), true);
+    for (int64_t i = 0; i < b; ++i) result.order[i].push_back(choice[i].item<int64_t>());
+    if (k + 1 == m) break;
+    const at::Tensor next = at::cat({ids.gather(1, choice.unsqueeze(1)), sep}, 1);  // [B, per_step]
+    hidden = model.Forward(next, &cache);
+  }
+  result.step_logits = at::stack(steps, 1);
+  return result;
+}
+
+at::Tensor ScoreFirstSlot(Decoder& model, const at::Tensor& tokens, const at::Tensor& first_answer_position,
+                          const at::Tensor& identifier_ids) {
+  ALRO_CHECK(first_answer_position.dim() == 1 && first_answer_position.size(0) == tokens.size(0),
+             "first_answer_position must be [B]");
+  const at::Tensor hidden = model.Forward(tokens.to(at::kLong));
+  return SlotIdentifierLogits(model, hidden, first_answer_position.view({-1, 1}), identifier_ids).squeeze(1);
+}
+
+}  // namespace alro::core

@@ -1,0 +1,26 @@
+// core/mlp.cc: SwiGLU with column/row-parallel projections.
+#include "core/mlp.h"
+
+#include "core/lora.h"
+#include "distributed/tensor_parallel.h"
+
+namespace alro::core {
+
+Mlp::Mlp(const config::ModelConfig& m, dist::Communicator& tp, at::Generator dropout_rng) : tp_(tp) {
+  gate_proj = register_module("gate_proj", std::make_shared<ColumnParallelLinear>(
+                                               m.hidden_size, m.intermediate_size, tp,
+                                               LoraSpecFor(m.lora, "gate_proj"), dropout_rng));
+  up_proj = register_module("up_proj", std::make_shared<ColumnParallelLinear>(
+                                           m.hidden_size, m.intermediate_size, tp, LoraSpecFor(m.lora, "up_proj"),
+                                           dropout_rng));
+  down_proj = register_module("down_proj", std::make_shared<RowParallelLinear>(
+                                               m.intermediate_size, m.hidden_size, tp,
+                                               LoraSpecFor(m.lora, "down_proj"), dropout_rng));
+}
+
+at::Tensor Mlp::Forward(const at::Tensor& x) {
+  const at::Tensor xc = dist::CopyToTensorParallelRegion(x, tp_);
+  return down_proj->Forward(at::silu(gate_proj->ForwardCopied(xc)) * up_proj->ForwardCopied(xc));
+}
+
+}  // namespace alro::core
