@@ -73,6 +73,10 @@ class GradientSynchronizer {
   /// Collective over `dp`.
   void Synchronize();
 
+  /// Buckets whose all-reduce has started in the current pass (hooks start
+  /// them during backward in overlap mode; Synchronize() resets to 0).
+  size_t buckets_started() const { return next_to_launch_; }
+
   /// The bucket plan (for logging and tests).
   const std::vector<GradBucket>& buckets() const { return buckets_; }
 

@@ -1,0 +1,194 @@
+// tests/distributed/grad_sync_test.cc: bucket planning, bucketed gradient
+// averaging (with and without overlap hooks) against a plain average computed
+// on every rank, the parameter broadcast, and the start-up consistency check.
+#include <gtest/gtest.h>
+
+#include <torch/csrc/autograd/autograd.h>
+
+#include <numeric>
+#include <set>
+#include <vector>
+
+#include "distributed/grad_sync.h"
+#include "tests/distributed/test_util.h"
+
+namespace alro::dist {
+namespace {
+
+using testing::MaxAbsDiff;
+using testing::WorldComm;
+
+constexpr size_t kSmallBucketBytes = 4096;  // forces many buckets in tests
+
+// Many small parameters and a few large ones (the large ones exceed the
+// bucket and get buckets of their own), plus one bfloat16 parameter.
+std::vector<at::Tensor> MakeParams() {
+  std::vector<at::Tensor> params;
+  for (int i = 0; i < 200; ++i) params.push_back(at::zeros({1 + (i * 7) % 97}, at::kFloat));
+  params.push_back(at::zeros({64, 65}, at::kFloat));
+  params.push_back(at::zeros({7}, at::kBFloat16));
+  params.push_back(at::zeros({3000}, at::kFloat));
+  for (int i = 0; i < 5; ++i) params.push_back(at::zeros({2, 3}, at::kFloat));
+  for (auto& p : params) p.set_requires_grad(true);
+  return params;
+}
+
+// The gradient rank `rank` contributes for parameter `i`: exact in bfloat16
+// after averaging over 1, 2 or 4 ranks.
+at::Tensor RankGrad(const at::Tensor& p, size_t i, int rank) {
+  at::Tensor g = at::remainder(at::arange(p.numel(), at::kDouble) + static_cast<double>(i), 5.0) * (rank + 1) - 2.0;
+  return g.view(p.sizes()).to(p.scalar_type());
+}
+
+at::Tensor PlainAverage(const at::Tensor& p, size_t i, int size) {
+  at::Tensor sum = at::zeros(p.sizes(), at::kDouble);
+  for (int r = 0; r < size; ++r) sum += RankGrad(p, i, r).to(at::kDouble);
+  return sum / size;
+}
+
+TEST(PlanGradBuckets, ReverseOrderSizeAndDtypeLimits) {
+  const std::vector<at::Tensor> params = MakeParams();
+  const auto buckets = PlanGradBuckets(params, kSmallBucketBytes);
+  std::vector<size_t> order;
+  for (const GradBucket& b : buckets) {
+    size_t bytes = 0;
+    int64_t offset = 0;
+    for (size_t k = 0; k < b.param_indices.size(); ++k) {
+      const at::Tensor& p = params[b.param_indices[k]];
+      EXPECT_EQ(p.scalar_type(), b.dtype);
+      EXPECT_EQ(b.offsets[k], offset);
+      offset += p.numel();
+      bytes += p.numel() * p.element_size();
+      order.push_back(b.param_indices[k]);
+    }
+    EXPECT_EQ(offset, b.numel);
+    // Only a bucket holding a single oversized parameter may exceed the limit.
+    if (b.param_indices.size() > 1) EXPECT_LE(bytes, kSmallBucketBytes);
+  }
+  std::vector<size_t> reversed(params.size());
+  std::iota(reversed.rbegin(), reversed.rend(), 0);
+  EXPECT_EQ(order, reversed) << "buckets must follow reverse parameter order";
+  EXPECT_GE(buckets.size(), 10u);
+  EXPECT_EQ(PlanGradBuckets(params, kDefaultBucketBytes).size(), 3u) << "float / bfloat16 / float";
+}
+
+TEST(MpiGradSync, BucketedAverageEqualsPlainAverage) {
+  auto comm = WorldComm();
+  std::vector<at::Tensor> params = MakeParams();
+  for (size_t bucket_bytes : {kSmallBucketBytes, kDefaultBucketBytes}) {
+    GradientSynchronizer sync(params, *comm, bucket_bytes);
+    for (size_t i = 0; i < params.size(); ++i) {
+      // A transposed gradient checks that packing respects strides.
+      at::Tensor g = RankGrad(params[i], i, comm->rank());
+      params[i].mutable_grad() = g.dim() == 2 ? g.t().contiguous().t() : g;
+    }
+    sync.Synchronize();
+    for (size_t i = 0; i < params.size(); ++i) {
+      ASSERT_TRUE(params[i].grad().defined());
+      EXPECT_EQ(MaxAbsDiff(params[i].grad(), PlainAverage(params[i], i, comm->size())), 0.0) << "param " << i;
+    }
+  }
+}
+
+TEST(MpiGradSync, UndefinedGradientsCountAsZero) {
+  auto comm = WorldComm();
+  std::vector<at::Tensor> params = {at::zeros({4}).set_requires_grad(true), at::zeros({3}).set_requires_grad(true)};
+  GradientSynchronizer sync(params, *comm, kSmallBucketBytes);
+  // Only rank 0 produced a gradient for parameter 1.
+  params[0].mutable_grad() = at::ones({4}) * (comm->rank() + 1);
+  if (comm->rank() == 0) params[1].mutable_grad() = at::full({3}, 6.0);
+  sync.Synchronize();
+  const int p = comm->size();
+  EXPECT_EQ(MaxAbsDiff(params[0].grad(), at::full({4}, (p + 1) / 2.0)), 0.0);
+  ASSERT_TRUE(params[1].grad().defined());
+  EXPECT_EQ(MaxAbsDiff(params[1].grad(), at::full({3}, 6.0 / p)), 0.0);
+}
+
+// Overlap: hooks start bucket all-reduces during backward; two steps with
+// gradient accumulation (the first micro-step does not reduce).
+TEST(MpiGradSync, OverlapHooksDuringBackward) {
+  auto comm = WorldComm();
+  std::vector<at::Tensor> params = MakeParams();
+  GradientSynchronizer sync(params, *comm, kSmallBucketBytes);
+  sync.EnableOverlap();
+  for (int step = 0; step < 2; ++step) {
+    for (auto& p : params) p.mutable_grad() = at::Tensor();
+    // loss = sum_i <p_i, RankGrad_i> so d loss / d p_i = RankGrad_i; two micro-steps.
+    for (int micro = 0; micro < 2; ++micro) {
+      sync.set_sync_enabled(micro == 1);
+      at::Tensor loss = at::zeros({}, at::kDouble);
+      for (size_t i = 0; i < params.size(); ++i) {
+        loss = loss + (params[i].to(at::kDouble) * RankGrad(params[i], i, comm->rank()).to(at::kDouble)).sum();
+      }
+      torch::autograd::backward({loss});
+      if (micro == 0) EXPECT_EQ(sync.buckets_started(), 0u);
+    }
+    EXPECT_EQ(sync.buckets_started(), sync.buckets().size()) << "every bucket starts during backward";
+    sync.Synchronize();
+    EXPECT_EQ(sync.buckets_started(), 0u);
+    for (size_t i = 0; i < params.size(); ++i) {
+      EXPECT_EQ(MaxAbsDiff(params[i].grad(), PlainAverage(params[i], i, comm->size()) * 2), 0.0)
+          << "step " << step << " param " << i;
+    }
+  }
+}
+
+TEST(MpiGradSync, BroadcastParametersFromRoot) {
+  auto comm = WorldComm();
+  std::vector<at::Tensor> params = MakeParams();
+  for (size_t i = 0; i < params.size(); ++i) {
+    at::NoGradGuard no_grad;
+    params[i].copy_(RankGrad(params[i], i, comm->rank()));
+  }
+  BroadcastParameters(params, *comm, /*root=*/0, kSmallBucketBytes);
+  for (size_t i = 0; i < params.size(); ++i) {
+    EXPECT_EQ(MaxAbsDiff(params[i], RankGrad(params[i], i, 0)), 0.0) << "param " << i;
+    EXPECT_TRUE(params[i].requires_grad());
+  }
+}
+
+TEST(MpiConsistency, AgreeingRanksPass) {
+  auto comm = WorldComm();
+  const std::vector<at::Tensor> params = MakeParams();
+  EXPECT_TRUE(CheckConsistency(*comm, 0xabcdefu, params, 42u).ok());
+}
+
+TEST(MpiConsistency, ConfigMismatchNamesTheRank) {
+  auto comm = WorldComm();
+  if (comm->size() == 1) GTEST_SKIP() << "needs two ranks";
+  const std::vector<at::Tensor> params = MakeParams();
+  const int odd_one = comm->size() - 1;
+  const absl::Status status =
+      CheckConsistency(*comm, comm->rank() == odd_one ? 0x2222u : 0x1111u, params, 42u);
+  ASSERT_FALSE(status.ok()) << "every rank must see the failure";
+  const std::string message(status.message());
+  EXPECT_NE(message.find("rank " + std::to_string(odd_one) + " has configuration hash 0x0000000000002222"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("HINT"), std::string::npos);
+  EXPECT_EQ(message.find("data manifest"), std::string::npos) << message;
+}
+
+TEST(MpiConsistency, ShapeAndManifestMismatchNameTheRank) {
+  auto comm = WorldComm();
+  if (comm->size() == 1) GTEST_SKIP() << "needs two ranks";
+  std::vector<at::Tensor> params = MakeParams();
+  if (comm->rank() == 1) params[3] = at::zeros({2, 2});
+  const absl::Status status = CheckConsistency(*comm, 7u, params, comm->rank() == 1 ? 9u : 8u);
+  ASSERT_FALSE(status.ok());
+  const std::string message(status.message());
+  EXPECT_NE(message.find("rank 1 has parameter shapes"), std::string::npos) << message;
+  EXPECT_NE(message.find("rank 1 has data manifest hash"), std::string::npos) << message;
+}
+
+TEST(MpiConsistency, ShapeGroupsMayDiffer) {
+  auto comm = WorldComm();
+  // Tensor-parallel ranks hold different shards: shapes are compared only
+  // within a group (here: ranks of equal parity).
+  const int group = comm->rank() % 2;
+  const std::vector<at::Tensor> params = {at::zeros({group + 1, 3})};
+  EXPECT_TRUE(CheckConsistency(*comm, 1u, params, 2u, group).ok());
+}
+
+}  // namespace
+}  // namespace alro::dist
