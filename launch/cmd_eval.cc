@@ -1,13 +1,224 @@
-// launch/cmd_eval.cc: `alro eval`: ranking metrics of a checkpoint on a data split.
+// launch/cmd_eval.cc: `alro eval`: ranking metrics of a checkpoint on a data
+// split, at any parallel shape (under mpirun or alone), optionally next to
+// two reference orders computed in the same run: a random order and the
+// item-popularity order (how often each item was rated in the training split).
+//
+//   mpirun -np 2 alro eval --checkpoint runs/tiny/checkpoints --split test --baselines
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "common/file_util.h"
+#include "common/logging.h"
+#include "common/status.h"
+#include "data/dataset.h"
+#include "data/eval_reader.h"
+#include "data/loader.h"
+#include "distributed/process_grid.h"
+#include "distributed/runtime.h"
 #include "launch/command_util.h"
 #include "launch/commands.h"
+#include "losses/metrics.h"
+#include "train/checkpoint.h"
+#include "train/evaluator.h"
+#include "train/model_loading.h"
 
 namespace alro::launch {
+namespace {
+
+// Number of distinct users who rated each item in the training split: the
+// popularity reference. Counting users (not windows) keeps an item from
+// counting once per overlapping training window of the same user.
+absl::StatusOr<std::map<std::string, int64_t>> ItemPopularity(const config::Config& cfg) {
+  ALRO_ASSIGN_OR_RETURN(std::shared_ptr<const data::SplitReader> train,
+                        data::SplitReader::Open(cfg.data.dir, cfg.data.train_split, data::OnCorrupt::kSkip));
+  std::set<std::pair<std::string, std::string>> seen;
+  std::map<std::string, int64_t> counts;
+  data::proto::ListExample example;
+  for (int64_t i = 0; i < train->size(); ++i) {
+    if (!train->Read(i, &example).ok()) continue;
+    auto count = [&](const data::proto::Interaction& x) {
+      if (seen.emplace(example.user_id(), x.item().item_id()).second) ++counts[x.item().item_id()];
+    };
+    for (const auto& x : example.history()) count(x);
+    for (const auto& x : example.candidates()) count(x);
+  }
+  return counts;
+}
+
+// Candidate item ids by presentation slot, for every list of `split`.
+absl::StatusOr<std::map<std::string, std::vector<std::string>>> CandidateItems(const config::Config& cfg,
+                                                                               const std::string& split) {
+  ALRO_ASSIGN_OR_RETURN(std::shared_ptr<const data::SplitReader> reader,
+                        data::SplitReader::Open(cfg.data.dir, split, data::OnCorrupt::kSkip));
+  std::map<std::string, std::vector<std::string>> items;
+  data::proto::ListExample example;
+  for (int64_t i = 0; i < reader->size(); ++i) {
+    if (!reader->Read(i, &example).ok()) continue;
+    std::vector<std::string>& ids = items[example.example_id()];
+    for (const auto& c : example.candidates()) ids.push_back(c.item().item_id());
+  }
+  return items;
+}
+
+// Metrics of the random and popularity orders of the lists the model ranked.
+absl::StatusOr<std::pair<nlohmann::ordered_json, nlohmann::ordered_json>> Baselines(
+    const config::Config& cfg, const std::string& split, const std::vector<train::RankedList>& lists,
+    const losses::MetricsOptions& options, uint64_t seed) {
+  ALRO_ASSIGN_OR_RETURN(auto popularity, ItemPopularity(cfg));
+  ALRO_ASSIGN_OR_RETURN(auto candidates, CandidateItems(cfg, split));
+  losses::MetricsAccumulator random_metrics(options), popularity_metrics(options);
+  std::mt19937_64 rng(seed);
+  for (const train::RankedList& list : lists) {
+    const int64_t m = static_cast<int64_t>(list.ratings.size());
+    std::vector<int64_t> order(m);
+    for (int64_t j = 0; j < m; ++j) order[j] = j;
+    std::shuffle(order.begin(), order.end(), rng);
+    random_metrics.AddList(losses::Permute(list.ratings, order));
+    auto it = candidates.find(list.example_id);
+    if (it == candidates.end() || static_cast<int64_t>(it->second.size()) != m) {
+      return absl::DataLossError(absl::StrCat("list ", list.example_id, " not found in split ", split));
+    }
+    std::vector<double> scores(m);
+    for (int64_t j = 0; j < m; ++j) {
+      auto p = popularity.find(it->second[j]);
+      scores[j] = p == popularity.end() ? 0.0 : static_cast<double>(p->second);
+    }
+    popularity_metrics.AddList(losses::Permute(list.ratings, losses::OrderByScoreDescending(scores)));
+  }
+  return std::make_pair(random_metrics.Summary(), popularity_metrics.Summary());
+}
+
+std::string Cell(const nlohmann::ordered_json& summary, const std::string& key) {
+  if (!summary.contains(key) || !summary[key].is_number()) return "-";
+  return absl::StrFormat("%.4f", summary[key].get<double>());
+}
+
+void PrintTable(const std::vector<std::pair<std::string, nlohmann::ordered_json>>& columns,
+                const std::vector<int64_t>& ks) {
+  std::vector<std::string> rows;
+  for (int64_t k : ks) rows.push_back(absl::StrCat("ndcg@", k));
+  for (int64_t k : ks) rows.push_back(absl::StrCat("hr@", k));
+  rows.push_back("mrr");
+  rows.push_back("kendall_tau");
+  std::printf("\n%-14s", "metric");
+  for (const auto& [name, summary] : columns) std::printf(" %12s", name.c_str());
+  std::printf("\n");
+  for (const std::string& row : rows) {
+    std::printf("%-14s", row.c_str());
+    for (const auto& [name, summary] : columns) std::printf(" %12s", Cell(summary, row).c_str());
+    std::printf("\n");
+  }
+  std::printf("%-14s", "lists");
+  for (const auto& [name, summary] : columns) std::printf(" %12lld", (long long)summary.value("lists", int64_t{0}));
+  std::printf("\n");
+}
+
+}  // namespace
 
 int RunEval(int argc, char** argv) {
-  cli::CommandLine command_line("alro eval --config X.yaml --checkpoint DIR", "ranking metrics of a checkpoint on a data split.");
+  cli::CommandLine command_line("alro eval --checkpoint DIR [--split test] [--baselines] [flags]",
+                                "Ranks every list of a data split with a checkpoint and prints NDCG@k, HR@k, "
+                                "Recall@k, MRR and Kendall tau. Runs alone or under mpirun at any parallel shape.");
+  command_line.Flag("checkpoint", "", "a step_NNNNNNNN directory, or a checkpoint.dir (its newest complete one)")
+      .Flag("split", "test", "train | valid | test")
+      .Flag("lists", "0", "evaluate only the first N lists (0 = all)")
+      .Flag("mode", "decode", "decode (constrained greedy decoding) | single_step (first-slot scores)")
+      .Flag("tp", "1", "tensor-parallel size of this job (the data-parallel size is world / tp)")
+      .Flag("micro-batch", "8", "lists per forward")
+      .Repeated("set", "override a key of the checkpoint's configuration, e.g. --set data.dir=...")
+      .Switch("baselines", "also score a random order and the item-popularity order of the same lists")
+      .Flag("seed", "1", "seed of the random-order baseline")
+      .Flag("output", "", "write every list's ranking as JSONL here")
+      .Flag("json", "", "write the metrics as JSON here");
   if (int code = ParseOrExit(command_line, argc, argv); code >= 0) return code;
-  return NotImplemented("eval");
+  if (command_line.Get("checkpoint").empty()) {
+    return ReportStatus("eval", InvalidArgument("--checkpoint is required", "e.g. --checkpoint runs/tiny/checkpoints"));
+  }
+  absl::StatusOr<int64_t> tp = command_line.GetInt("tp");
+  absl::StatusOr<int64_t> lists = command_line.GetInt("lists");
+  absl::StatusOr<int64_t> micro = command_line.GetInt("micro-batch");
+  absl::StatusOr<int64_t> seed = command_line.GetInt("seed");
+  for (const absl::Status& s : {tp.status(), lists.status(), micro.status(), seed.status()})
+    if (!s.ok()) return ReportStatus("eval", s);
+  absl::StatusOr<train::RankMode> mode = train::ParseRankMode(command_line.Get("mode"), "--mode");
+  if (!mode.ok()) return ReportStatus("eval", mode.status());
+
+  dist::MpiRuntime mpi(&argc, &argv);
+  const bool leader = mpi.world_rank() == 0;
+  std::string dir = command_line.Get("checkpoint");
+  if (!PathExists(JoinPath(dir, "manifest.json"))) {
+    const std::vector<int64_t> steps = train::ListCompleteCheckpoints(dir);
+    if (!steps.empty()) dir = train::CheckpointPath(dir, steps.back());
+  }
+  absl::StatusOr<train::CheckpointReader> reader = train::CheckpointReader::Open(dir);
+  if (!reader.ok()) return ReportStatus("eval", reader.status());
+  std::vector<std::string> overrides = command_line.GetAll("set");
+  overrides.push_back(absl::StrCat("logging.eval_lists=", *lists));
+  overrides.push_back(absl::StrCat("schedule.micro_batch_size=", *micro));
+  absl::StatusOr<config::Config> cfg = train::ConfigFromCheckpoint(*reader, mpi.world_size(), *tp, overrides);
+  if (!cfg.ok()) return ReportStatus("eval", cfg.status());
+  absl::StatusOr<dist::ProcessGrid> grid = dist::ProcessGrid::Create(MPI_COMM_WORLD, *tp);
+  if (!grid.ok()) return ReportStatus("eval", grid.status());
+  absl::StatusOr<std::shared_ptr<core::Decoder>> model = train::LoadModelFromCheckpoint(*reader, cfg->model, *grid);
+  if (!model.ok()) return ReportStatus("eval", model.status());
+  absl::StatusOr<std::shared_ptr<const data::PromptRenderer>> renderer = data::OpenRenderer(*cfg);
+  if (!renderer.ok()) return ReportStatus("eval", renderer.status());
+  const std::string split = command_line.Get("split");
+  absl::StatusOr<std::unique_ptr<data::EvalReader>> eval_reader =
+      data::OpenEvalReader(*cfg, *renderer, grid->dp_rank(), grid->dp_size(), split);
+  if (!eval_reader.ok()) return ReportStatus("eval", eval_reader.status());
+
+  train::EvalSettings settings;
+  settings.mode = *mode;
+  settings.ks = cfg->logging.ndcg_k;
+  const bool baselines = command_line.GetSwitch("baselines");
+  settings.keep_rankings = baselines || !command_line.Get("output").empty();
+  if (leader) {
+    std::printf("evaluating %s (step %lld) on split '%s': %lld lists, dp %d x tp %d, mode %s\n", dir.c_str(),
+                (long long)reader->step(), split.c_str(), (long long)(*eval_reader)->num_lists(), grid->dp_size(),
+                grid->tp_size(), command_line.Get("mode").c_str());
+    std::fflush(stdout);
+  }
+  absl::StatusOr<train::EvalResult> result = train::Evaluate(**model, **eval_reader, *grid, settings);
+  if (!result.ok()) return ReportStatus("eval", result.status());
+  if (!leader) return kExitOk;
+
+  nlohmann::ordered_json out = {{"checkpoint", dir}, {"step", reader->step()}, {"split", split},
+                                {"mode", command_line.Get("mode")}, {"model", result->summary}};
+  std::vector<std::pair<std::string, nlohmann::ordered_json>> columns = {{"alro", result->summary}};
+  if (baselines) {
+    losses::MetricsOptions options;
+    options.ks = settings.ks;
+    auto refs = Baselines(*cfg, split, result->rankings, options, static_cast<uint64_t>(*seed));
+    if (!refs.ok()) return ReportStatus("eval", refs.status());
+    out["random"] = refs->first;
+    out["popularity"] = refs->second;
+    columns.emplace_back("random", refs->first);
+    columns.emplace_back("popularity", refs->second);
+  }
+  PrintTable(columns, settings.ks);
+  if (!command_line.Get("output").empty()) {
+    std::ofstream f(command_line.Get("output"));
+    for (const train::RankedList& r : result->rankings) {
+      f << nlohmann::json{{"example_id", r.example_id}, {"order", r.order}, {"scores", r.scores},
+                          {"labels", losses::Permute(r.ratings, r.order)}}
+               .dump()
+        << "\n";
+    }
+    if (!f) return ReportStatus("eval", absl::InternalError("cannot write " + command_line.Get("output")));
+  }
+  if (!command_line.Get("json").empty()) {
+    const absl::Status s = WriteFileAtomically(command_line.Get("json"), out.dump(2) + "\n");
+    if (!s.ok()) return ReportStatus("eval", s);
+  }
+  return kExitOk;
 }
 
 }  // namespace alro::launch

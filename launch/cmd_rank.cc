@@ -1,13 +1,223 @@
-// launch/cmd_rank.cc: `alro rank`: rank candidates for JSONL requests.
+// launch/cmd_rank.cc: `alro rank`: ranks the candidates of JSONL requests
+// with a trained checkpoint.
+//
+// One request per line:
+//   {"id": "u1", "history": [{"title": "Heat", "year": 1995, "rating": 4.5}, ...],
+//    "candidates": [{"id": "m7", "title": "Up", "year": 2009, "genres": ["Animation"]}, ...]}
+// One answer per line, best first:
+//   {"id": "u1", "ranking": [{"candidate": "m7", "identifier": "B", "score": 0.61}, ...]}
+//
+// --mode decode writes the answer by constrained greedy decoding (every
+// identifier once); --mode single_step scores all candidates from the first
+// answer slot. --bootstrap B ranks B random presentation orders of each list
+// and orders the candidates by their mean position (the costly remedy for
+// position bias that PSL training makes unnecessary; kept for comparison).
+// Tensor-parallel ranks (under mpirun, --tp) decode together; rank 0 writes.
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/file_util.h"
+#include "common/json_util.h"
+#include "common/status.h"
+#include "data/list_example.pb.h"
+#include "data/loader.h"
+#include "distributed/process_grid.h"
+#include "distributed/runtime.h"
 #include "launch/command_util.h"
 #include "launch/commands.h"
+#include "train/checkpoint.h"
+#include "train/evaluator.h"
+#include "train/model_loading.h"
 
 namespace alro::launch {
+namespace {
+
+// One parsed request.
+struct Request {
+  std::string id;
+  data::proto::ListExample example;
+  std::vector<std::string> candidate_ids;
+};
+
+void FillItem(const nlohmann::json& j, data::proto::Item* item) {
+  item->set_item_id(j.value("id", ""));
+  item->set_title(j.value("title", ""));
+  item->set_year(j.value("year", 0));
+  for (const auto& g : j.value("genres", nlohmann::json::array())) item->add_genres(g.get<std::string>());
+  item->set_category(j.value("category", ""));
+}
+
+absl::StatusOr<Request> ParseRequest(const std::string& line, const std::string& where, size_t max_candidates) {
+  ALRO_ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(line, where));
+  const char* kHint = "each line is {\"id\": ..., \"history\": [{\"title\", \"rating\"}...], "
+                      "\"candidates\": [{\"id\", \"title\"}...]}";
+  try {
+    if (!j.is_object() || !j.contains("candidates") || !j["candidates"].is_array() || j["candidates"].empty()) {
+      return UserError(absl::StatusCode::kInvalidArgument, absl::StrCat(where, ": no \"candidates\" array"), kHint);
+    }
+    if (j["candidates"].size() > max_candidates) {
+      return UserError(absl::StatusCode::kInvalidArgument,
+                       absl::StrCat(where, ": ", j["candidates"].size(), " candidates, but the model has ",
+                                    max_candidates, " identifiers"),
+                       "split the request or train with more prompt.identifiers");
+    }
+    Request r;
+    r.id = j.contains("id") ? (j["id"].is_string() ? j["id"].get<std::string>() : j["id"].dump()) : where;
+    r.example.set_example_id(r.id);
+    r.example.set_user_id(j.value("user", r.id));
+    for (const nlohmann::json& h : j.value("history", nlohmann::json::array())) {
+      data::proto::Interaction* x = r.example.add_history();
+      FillItem(h, x->mutable_item());
+      x->set_rating(h.value("rating", 0.0f));
+      x->set_timestamp(h.value("timestamp", int64_t{0}));
+    }
+    for (const nlohmann::json& c : j["candidates"]) {
+      data::proto::Interaction* x = r.example.add_candidates();
+      FillItem(c, x->mutable_item());
+      r.candidate_ids.push_back(c.value("id", std::to_string(r.candidate_ids.size())));
+    }
+    return r;
+  } catch (const nlohmann::json::exception& e) {
+    return UserError(absl::StatusCode::kInvalidArgument, absl::StrCat(where, ": ", e.what()), kHint);
+  }
+}
+
+// Ranks one request: once in the given order, or over `bootstrap` random
+// orders aggregated by mean position. Returns (candidate index, score) best first.
+absl::StatusOr<std::vector<std::pair<int64_t, double>>> RankRequest(core::Decoder& model,
+                                                                    const data::PromptRenderer& renderer,
+                                                                    const Request& request, train::RankMode mode,
+                                                                    int64_t bootstrap, std::mt19937_64& rng) {
+  const int32_t m = request.example.candidates_size();
+  std::vector<std::vector<int32_t>> orders;
+  if (bootstrap <= 0) {
+    orders.push_back({});
+  } else {
+    for (int64_t b = 0; b < bootstrap; ++b) {
+      std::vector<int32_t> perm(m);
+      std::iota(perm.begin(), perm.end(), 0);
+      std::shuffle(perm.begin(), perm.end(), rng);
+      orders.push_back(perm);
+    }
+  }
+  data::Batch batch;
+  for (size_t b = 0; b < orders.size(); ++b) {
+    ALRO_ASSIGN_OR_RETURN(data::RenderedExample r,
+                          renderer.Render(request.example, orders[b]));
+    batch.lists.push_back(std::move(r));
+  }
+  ALRO_ASSIGN_OR_RETURN(std::vector<train::RankedList> ranked, train::RankBatch(model, batch, mode));
+  std::vector<std::pair<int64_t, double>> out;
+  if (bootstrap <= 0) {
+    for (size_t k = 0; k < ranked[0].order.size(); ++k) out.emplace_back(ranked[0].order[k], ranked[0].scores[k]);
+    return out;
+  }
+  // Mean position of each original candidate over the B orders; the score
+  // is 1 - mean position / (m - 1): 1 = always first.
+  std::vector<double> mean_position(m, 0.0);
+  for (size_t b = 0; b < ranked.size(); ++b) {
+    for (size_t k = 0; k < ranked[b].order.size(); ++k) {
+      const int32_t original = orders[b][ranked[b].order[k]];
+      mean_position[original] += static_cast<double>(k) / static_cast<double>(ranked.size());
+    }
+  }
+  std::vector<int64_t> order(m);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return mean_position[a] < mean_position[b]; });
+  for (int64_t c : order) out.emplace_back(c, m > 1 ? 1.0 - mean_position[c] / (m - 1) : 1.0);
+  return out;
+}
+
+}  // namespace
 
 int RunRank(int argc, char** argv) {
-  cli::CommandLine command_line("alro rank --checkpoint DIR --input requests.jsonl", "rank candidates for JSONL requests.");
+  cli::CommandLine command_line("alro rank --checkpoint DIR --input requests.jsonl [--output ranked.jsonl]",
+                                "Ranks the candidates of JSONL requests (history + candidates) with a trained "
+                                "checkpoint; writes one ranking per line.");
+  command_line.Flag("checkpoint", "", "a step_NNNNNNNN directory, or a checkpoint.dir (its newest complete one)")
+      .Flag("input", "", "requests, one JSON object per line")
+      .Flag("output", "-", "where the rankings go (- = stdout)")
+      .Flag("mode", "decode", "decode (constrained greedy decoding) | single_step (first-slot scores)")
+      .Flag("bootstrap", "0", "rank B random presentation orders and aggregate by mean position (0 = off)")
+      .Flag("seed", "1", "seed of the bootstrap orders")
+      .Flag("tp", "1", "tensor-parallel size (run under mpirun with that many ranks)")
+      .Repeated("set", "override a key of the checkpoint's configuration, e.g. --set data.dir=...");
   if (int code = ParseOrExit(command_line, argc, argv); code >= 0) return code;
-  return NotImplemented("rank");
+  if (command_line.Get("checkpoint").empty() || command_line.Get("input").empty()) {
+    return ReportStatus("rank", InvalidArgument("--checkpoint and --input are required"));
+  }
+  absl::StatusOr<int64_t> tp = command_line.GetInt("tp");
+  absl::StatusOr<int64_t> bootstrap = command_line.GetInt("bootstrap");
+  absl::StatusOr<int64_t> seed = command_line.GetInt("seed");
+  for (const absl::Status& s : {tp.status(), bootstrap.status(), seed.status()})
+    if (!s.ok()) return ReportStatus("rank", s);
+  absl::StatusOr<train::RankMode> mode = train::ParseRankMode(command_line.Get("mode"), "--mode");
+  if (!mode.ok()) return ReportStatus("rank", mode.status());
+
+  dist::MpiRuntime mpi(&argc, &argv);
+  if (mpi.world_size() != *tp) {
+    return ReportStatus("rank", InvalidArgument(absl::StrCat("alro rank runs on exactly --tp ranks; the job has ",
+                                                             mpi.world_size()),
+                                                "start it with mpirun -np <tp>, or alone for --tp 1"));
+  }
+  std::string dir = command_line.Get("checkpoint");
+  if (!PathExists(JoinPath(dir, "manifest.json"))) {
+    const std::vector<int64_t> steps = train::ListCompleteCheckpoints(dir);
+    if (!steps.empty()) dir = train::CheckpointPath(dir, steps.back());
+  }
+  absl::StatusOr<train::CheckpointReader> reader = train::CheckpointReader::Open(dir);
+  if (!reader.ok()) return ReportStatus("rank", reader.status());
+  absl::StatusOr<config::Config> cfg =
+      train::ConfigFromCheckpoint(*reader, mpi.world_size(), *tp, command_line.GetAll("set"));
+  if (!cfg.ok()) return ReportStatus("rank", cfg.status());
+  absl::StatusOr<dist::ProcessGrid> grid = dist::ProcessGrid::Create(MPI_COMM_WORLD, *tp);
+  if (!grid.ok()) return ReportStatus("rank", grid.status());
+  absl::StatusOr<std::shared_ptr<core::Decoder>> model = train::LoadModelFromCheckpoint(*reader, cfg->model, *grid);
+  if (!model.ok()) return ReportStatus("rank", model.status());
+  absl::StatusOr<std::shared_ptr<const data::PromptRenderer>> renderer = data::OpenRenderer(*cfg);
+  if (!renderer.ok()) return ReportStatus("rank", renderer.status());
+  absl::StatusOr<std::string> input = ReadFileToString(command_line.Get("input"));
+  if (!input.ok()) return ReportStatus("rank", input.status());
+
+  const bool leader = mpi.world_rank() == 0;
+  std::ofstream file;
+  const bool to_stdout = command_line.Get("output") == "-";
+  if (leader && !to_stdout) file.open(command_line.Get("output"));
+  std::ostream& out = to_stdout ? std::cout : file;
+  const std::vector<std::string>& identifiers = cfg->prompt.identifiers;
+  std::mt19937_64 rng(static_cast<uint64_t>(*seed));
+  size_t line_number = 0, start = 0;
+  while (start < input->size()) {
+    size_t end = input->find('\n', start);
+    if (end == std::string::npos) end = input->size();
+    const std::string line = input->substr(start, end - start);
+    start = end + 1;
+    ++line_number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = absl::StrCat(command_line.Get("input"), ":", line_number);
+    absl::StatusOr<Request> request = ParseRequest(line, where, identifiers.size());
+    if (!request.ok()) return ReportStatus("rank", request.status());
+    absl::StatusOr<std::vector<std::pair<int64_t, double>>> ranked =
+        RankRequest(**model, **renderer, *request, *mode, *bootstrap, rng);
+    if (!ranked.ok()) return ReportStatus("rank", Annotate(ranked.status(), where));
+    if (!leader) continue;
+    nlohmann::json ranking = nlohmann::json::array();
+    for (const auto& [candidate, score] : *ranked) {
+      ranking.push_back(
+          {{"candidate", request->candidate_ids[candidate]}, {"identifier", identifiers[candidate]}, {"score", score}});
+    }
+    out << nlohmann::json{{"id", request->id}, {"ranking", ranking}}.dump() << "\n";
+  }
+  out.flush();
+  if (leader && !out) return ReportStatus("rank", absl::InternalError("cannot write " + command_line.Get("output")));
+  return kExitOk;
 }
 
 }  // namespace alro::launch

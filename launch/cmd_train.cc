@@ -1,5 +1,6 @@
 // launch/cmd_train.cc: `alro train`: validates the configuration, prints the
-// plan (grid, model size, data, objective, schedule), then trains.
+// plan (grid, model size, data, objective, schedule), then trains under MPI
+// (train/trainer.h). Every rank runs this same command.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -9,8 +10,13 @@
 #include "common/status.h"
 #include "config/config_io.h"
 #include "config/model_size.h"
+#include "common/logging.h"
+#include "distributed/process_grid.h"
+#include "distributed/runtime.h"
+#include "distributed/watchdog.h"
 #include "launch/command_util.h"
 #include "launch/commands.h"
+#include "train/trainer.h"
 
 namespace alro::launch {
 namespace {
@@ -75,26 +81,63 @@ int RunTrain(int argc, char** argv) {
       .Repeated("set", "override one key, e.g. --set model.num_layers=4")
       .Switch("dry-run", "validate the configuration, print the plan and exit")
       .Flag("world", "", "number of ranks to plan for (default: from mpirun/srun, else 1)")
-      .Switch("no-path-check", "do not check that the files named in the configuration exist");
+      .Switch("no-path-check", "do not check that the files named in the configuration exist")
+      .Flag("resume", "", "none | auto | a checkpoint directory (overrides checkpoint.resume); auto = newest "
+                          "complete checkpoint under checkpoint.dir, or a fresh start when there is none")
+      .Flag("peak-tflops", "0", "peak TFLOP/s of one rank for the MFU estimate (0 = measure a CPU matmul)");
   if (int code = ParseOrExit(command_line, argc, argv); code >= 0) return code;
   if (command_line.Get("config").empty()) {
     return ReportStatus("train", InvalidArgument("--config is required", "e.g. alro train --config configs/tiny.yaml"));
   }
-  int64_t world_size = LauncherWorldSize();
-  if (command_line.Has("world")) {
-    absl::StatusOr<int64_t> world = command_line.GetInt("world");
-    if (!world.ok()) return ReportStatus("train", world.status());
-    world_size = *world;
-  }
-  absl::StatusOr<config::Config> cfg = config::LoadConfig(command_line.Get("config"), command_line.GetAll("set"));
+  std::vector<std::string> overrides = command_line.GetAll("set");
+  if (command_line.Has("resume")) overrides.push_back("checkpoint.resume=" + command_line.Get("resume"));
+  absl::StatusOr<double> peak_tflops = command_line.GetDouble("peak-tflops");
+  if (!peak_tflops.ok()) return ReportStatus("train", peak_tflops.status());
+  absl::StatusOr<config::Config> cfg = config::LoadConfig(command_line.Get("config"), overrides);
   if (!cfg.ok()) return ReportStatus("train", cfg.status());
+  const bool check_paths = !command_line.GetSwitch("no-path-check");
+  if (command_line.GetSwitch("dry-run")) {
+    // Planning only: no MPI, the world size comes from the launcher or --world.
+    int64_t world_size = LauncherWorldSize();
+    if (command_line.Has("world")) {
+      absl::StatusOr<int64_t> world = command_line.GetInt("world");
+      if (!world.ok()) return ReportStatus("train", world.status());
+      world_size = *world;
+    }
+    const absl::Status valid = config::ValidateConfig(*cfg, {.world_size = world_size, .check_paths = check_paths});
+    if (!valid.ok()) return ReportStatus("train", valid);
+    config::ResolveDerived(&*cfg, world_size);
+    PrintPlan(*cfg, world_size);
+    return kExitOk;
+  }
+
+  dist::MpiRuntime mpi(&argc, &argv);
+  const int rank = mpi.world_rank();
+  LogLevel level;
+  if (ParseLogLevel(cfg->logging.level, &level)) SetLogLevel(level);
+  SetLogAllRanks(cfg->logging.all_ranks);
+  // Errors that every rank finds alike are printed by rank 0 only.
+  auto report = [&](const absl::Status& status) -> int {
+    if (status.ok()) return kExitOk;
+    if (rank == 0 || status.code() != absl::StatusCode::kAborted) return ReportStatus("train", status);
+    return kExitFailure;
+  };
   const absl::Status valid =
-      config::ValidateConfig(*cfg, {.world_size = world_size, .check_paths = !command_line.GetSwitch("no-path-check")});
-  if (!valid.ok()) return ReportStatus("train", valid);
-  config::ResolveDerived(&*cfg, world_size);
-  PrintPlan(*cfg, world_size);
-  if (command_line.GetSwitch("dry-run")) return kExitOk;
-  return NotImplemented("train (use --dry-run to validate and print the plan)");
+      config::ValidateConfig(*cfg, {.world_size = mpi.world_size(), .check_paths = check_paths});
+  if (!valid.ok()) return rank == 0 ? ReportStatus("train", valid) : kExitUsage;
+  config::ResolveDerived(&*cfg, mpi.world_size());
+  if (rank == 0) {
+    PrintPlan(*cfg, mpi.world_size());
+    std::fflush(stdout);
+  }
+  absl::StatusOr<dist::ProcessGrid> grid = dist::ProcessGrid::Create(MPI_COMM_WORLD, cfg->parallel.tensor_parallel);
+  if (!grid.ok()) return report(grid.status());
+  dist::Watchdog watchdog({.timeout_s = cfg->parallel.timeout_s, .rank = rank});
+  train::TrainerOptions options;
+  options.peak_flops_per_rank = *peak_tflops * 1e12;
+  absl::StatusOr<std::unique_ptr<train::Trainer>> trainer = train::Trainer::Create(*cfg, *grid, options);
+  if (!trainer.ok()) return report(trainer.status());
+  return report((*trainer)->Train());
 }
 
 }  // namespace alro::launch
