@@ -33,11 +33,15 @@ DropReport& DropReport::operator=(const DropReport& other) {
   return *this;
 }
 
-void DropReport::Add(absl::string_view reason, absl::string_view where, absl::string_view detail) {
+void DropReport::Add(absl::string_view reason, absl::string_view where, absl::string_view detail, int64_t count) {
   std::lock_guard<std::mutex> lock(mu_);
   Reason& r = reasons_[std::string(reason)];
-  ++r.count;
-  if (r.examples.size() < examples_per_reason_) r.examples.push_back(absl::StrCat(where, ": ", detail));
+  r.count += count;
+  if (r.examples.size() < examples_per_reason_) {
+    r.examples.push_back(absl::StrCat(where, ": ", detail));
+  } else {
+    ++r.more;
+  }
 }
 
 void DropReport::AddCount(absl::string_view reason, int64_t count, absl::string_view explanation) {
@@ -45,7 +49,11 @@ void DropReport::AddCount(absl::string_view reason, int64_t count, absl::string_
   std::lock_guard<std::mutex> lock(mu_);
   Reason& r = reasons_[std::string(reason)];
   r.count += count;
-  if (r.examples.size() < examples_per_reason_) r.examples.push_back(std::string(explanation));
+  if (r.examples.size() < examples_per_reason_) {
+    r.examples.push_back(std::string(explanation));
+  } else {
+    ++r.more;
+  }
 }
 
 int64_t DropReport::total() const {
@@ -77,9 +85,7 @@ std::string DropReport::Summary() const {
   for (const auto& [name, r] : reasons_) {
     absl::StrAppend(&out, "\n  ", r.count, " ", name);
     for (const std::string& e : r.examples) absl::StrAppend(&out, "\n      e.g. ", e);
-    if (r.count > static_cast<int64_t>(r.examples.size())) {
-      absl::StrAppend(&out, "\n      ... and ", r.count - static_cast<int64_t>(r.examples.size()), " more");
-    }
+    if (r.more > 0) absl::StrAppend(&out, "\n      ... and ", r.more, " more");
   }
   return out;
 }

@@ -31,7 +31,8 @@ class DropReport {
   /// Records one dropped item. `reason` is a short category ("bad rating"),
   /// `where` locates it (file:line, file record N at byte B), `detail` says
   /// what was wrong with it.
-  void Add(absl::string_view reason, absl::string_view where, absl::string_view detail);
+  /// `count` > 1 drops that many items at once (e.g. a user's ratings).
+  void Add(absl::string_view reason, absl::string_view where, absl::string_view detail, int64_t count = 1);
 
   /// Adds `count` items of `reason` without individual locations (e.g. the
   /// records of a missing shard).
@@ -52,6 +53,7 @@ class DropReport {
   struct Reason {
     int64_t count = 0;
     std::vector<std::string> examples;
+    int64_t more = 0;  // occurrences not kept in `examples`
   };
   std::string subject_;
   size_t examples_per_reason_;

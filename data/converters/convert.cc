@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <set>
+#include <algorithm>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -58,23 +59,33 @@ absl::StatusOr<RatingLog> ReadInput(const ConvertOptions& o, DropReport* drops) 
   return InvalidArgument(absl::StrCat("--format '", o.format, "' is unknown"), "use movielens, amazon or jsonl");
 }
 
-// The text the tokenizer is trained on: every item's display title, and the
-// prompt's fixed words and rating values, each as one sentence.
+// The text the tokenizer is trained on, weighted roughly as prompts will
+// show it (SentencePiece counts repeated sentences): each item's display
+// title once per rating of it, each rating value once per use, and the
+// prompt's fixed words once per ten ratings, which makes them single pieces
+// early. Sentences come in a fixed order, so training is deterministic.
 std::vector<std::string> TokenizerCorpus(const RatingLog& log, const config::PromptConfig& prompt) {
-  std::set<std::string> seen;
-  std::vector<std::string> sentences;
-  const auto add = [&](std::string s) {
-    if (!s.empty() && seen.insert(s).second) sentences.push_back(std::move(s));
-  };
-  for (const std::string& literal : PromptLiterals(prompt)) add(literal);
-  for (const proto::Item& item : log.items) {
-    if (!item.title().empty()) add(ItemDisplayTitle(item, static_cast<size_t>(prompt.max_title_chars)));
-  }
-  std::set<float> ratings;
+  constexpr int64_t kRatingsPerLiteral = 10;
+  std::vector<int64_t> item_uses(log.items.size(), 0);
+  std::map<std::string, int64_t> rating_uses;
+  int64_t total = 0;
   for (const auto& [user, events] : log.users) {
-    for (const RatingEvent& e : events) ratings.insert(e.rating);
+    for (const RatingEvent& e : events) {
+      ++item_uses[static_cast<size_t>(e.item)];
+      ++rating_uses[FormatRating(e.rating)];
+      ++total;
+    }
   }
-  for (float r : ratings) add(FormatRating(r));
+  std::vector<std::string> sentences;
+  const auto add = [&](const std::string& s, int64_t times) {
+    for (int64_t k = 0; k < times && !s.empty(); ++k) sentences.push_back(s);
+  };
+  for (const std::string& literal : PromptLiterals(prompt)) add(literal, std::max<int64_t>(1, total / kRatingsPerLiteral));
+  for (size_t i = 0; i < log.items.size(); ++i) {
+    if (log.items[i].title().empty()) continue;
+    add(ItemDisplayTitle(log.items[i], static_cast<size_t>(prompt.max_title_chars)), std::max<int64_t>(1, item_uses[i]));
+  }
+  for (const auto& [text, uses] : rating_uses) add(text, uses);
   return sentences;
 }
 
@@ -141,7 +152,7 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
   if (options.vocab_size > 0) {
     TokenizerTrainingOptions t;
     t.vocab_size = options.vocab_size;
-    t.user_defined_symbols = options.prompt.identifiers;
+    if (options.identifiers_as_symbols) t.user_defined_symbols = options.prompt.identifiers;
     t.user_defined_symbols.push_back(kNewlinePiece);
     const std::vector<std::string> corpus = TokenizerCorpus(log, options.prompt);
     ALRO_LOG(INFO) << "convert: training a " << options.vocab_size << "-piece SentencePiece model on "
@@ -165,7 +176,8 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
         {"seed", split.seed},
         {"shard_records", options.limits.max_records},
         {"shard_bytes", options.limits.max_bytes},
-        {"vocab_size", options.vocab_size}}}};
+        {"vocab_size", options.vocab_size},
+        {"identifiers_as_symbols", options.identifiers_as_symbols}}}};
   nlohmann::json histogram = nlohmann::json::object();
   for (const auto& [rating, count] : rating_histogram) histogram[rating] = count;
   manifest.stats = {{"rating_rows", log.rows_read},

@@ -29,6 +29,11 @@ struct ConvertOptions {
   ShardLimits limits;
   /// Vocabulary of the trained tokenizer; 0 = do not train one.
   int32_t vocab_size = 1024;
+  /// Train the prompt identifiers as user-defined symbols (always single
+  /// tokens, but then cut out of every word that contains them, e.g. the
+  /// "T" of "Toy"); false leaves them ordinary pieces, which identifier
+  /// lookup still accepts as one token (docs/data.md, Tokenizer).
+  bool identifiers_as_symbols = true;
   /// The prompt whose identifiers and fixed words the tokenizer must cover.
   config::PromptConfig prompt;
   /// The command line, recorded in the manifest.

@@ -58,8 +58,8 @@ absl::Status SplitRatingLog(const RatingLog& log, const SplitOptions& options, D
     const int64_t n = static_cast<int64_t>(user_events.size());
     if (n < options.min_ratings) {
       if (n > 0) {
-        drops->Add("user with too few ratings", absl::StrCat("user ", user),
-                   absl::StrCat(n, " ratings, fewer than --min-ratings ", options.min_ratings));
+        drops->Add("ratings of users with too few ratings", absl::StrCat("user ", user),
+                   absl::StrCat(n, " ratings, fewer than --min-ratings ", options.min_ratings), n);
       }
       continue;
     }

@@ -37,7 +37,8 @@ absl::StatusOr<SplitOptions> ResolveSplitOptions(const SplitOptions& options);
 
 /// Calls `emit` for every example, users in sorted order, for each user the
 /// training windows oldest first, then valid, then test. Users with too few
-/// ratings are reported to `drops` (reason "user with too few ratings").
+/// ratings are reported to `drops`, all their ratings counted (reason
+/// "ratings of users with too few ratings").
 absl::Status SplitRatingLog(const RatingLog& log, const SplitOptions& options, DropReport* drops,
                             const std::function<absl::Status(const proto::ListExample&)>& emit);
 
