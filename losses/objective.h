@@ -29,11 +29,12 @@ namespace alro::losses {
 
 /// What the model produced for one micro-batch of N = B * (1 + P) rows.
 struct ObjectiveInputs {
-  /// [N, m, Vs]: this rank's vocabulary shard of the logits that predict the
-  /// m answer tokens (teacher forcing on the true answer). May be undefined
-  /// when lm_weight is 0.
+  /// [N, A, Vs]: this rank's vocabulary shard of the logits that predict the
+  /// A answer tokens (teacher forcing on the true answer): the m identifiers,
+  /// plus the end-of-sequence token when the caller includes it. May be
+  /// undefined when lm_weight is 0.
   at::Tensor answer_logits;
-  /// [N, m] int64: global ids of the true answer tokens (negative = ignore).
+  /// [N, A] int64: global ids of the true answer tokens (negative = ignore).
   at::Tensor answer_targets;
   /// First global token id of this rank's vocabulary shard.
   int64_t vocab_start = 0;
