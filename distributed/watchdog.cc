@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdio>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -85,8 +84,7 @@ void Watchdog::Run() {
     if (message.empty()) continue;
     fired_ = true;  // fire once: a test action may return
     lock.unlock();
-    std::fprintf(stderr, "%s\n", message.c_str());
-    std::fflush(stderr);
+    // The default action's fatal handler prints the message (with the rank).
     (options_.action ? options_.action : &DefaultAction)(message);
     lock.lock();
   }

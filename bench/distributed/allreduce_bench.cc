@@ -2,7 +2,12 @@
 // communicator, 1 KiB to 256 MiB, as a ratio to memcpy bandwidth measured in
 // the same run.
 //
-//   mpirun -np 2 build/bench/distributed/allreduce_bench [--dtype float|bfloat16] [--max-mib 256]
+//   mpirun -np 2 --mca mpi_yield_when_idle 1 build/bench/distributed/allreduce_bench \
+//       [--dtype float|bfloat16] [--max-mib 256]
+//
+// mpi_yield_when_idle makes waiting ranks yield the CPU instead of spinning;
+// without it, on a machine with as many or fewer free cores than ranks,
+// small messages measure the scheduler time slice (tens of ms), not MPI.
 //
 // Bus bandwidth follows nccl-tests: busbw = bytes / time * 2 (p - 1) / p, the
 // rate each rank's link must sustain in a ring all-reduce, so it is
@@ -33,7 +38,7 @@ constexpr int64_t kMinBytes = int64_t{1} << 10;
 constexpr int kSizeStepShift = 2;         // x4 per row
 constexpr double kTargetSeconds = 0.15;   // per timed loop
 constexpr int kRepeats = 3;
-constexpr int kMaxIterations = 2000;
+constexpr int kMaxIterations = 1000000;  // small messages: long loops average out scheduling noise
 
 // Seconds per call of `body` on the slowest rank, best of kRepeats loops
 // whose length is calibrated so each lasts about kTargetSeconds.
