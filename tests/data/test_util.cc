@@ -12,11 +12,30 @@
 
 namespace alro::data::testing {
 
+namespace {
+
+// Removes every directory TempDir made when the test binary ends.
+class TempDirCleaner : public ::testing::Environment {
+ public:
+  static std::vector<std::string>& dirs() {
+    static std::vector<std::string> d;
+    return d;
+  }
+  void TearDown() override {
+    for (const std::string& d : dirs()) (void)RemoveAll(d);
+  }
+};
+
+[[maybe_unused]] ::testing::Environment* const kCleaner = ::testing::AddGlobalTestEnvironment(new TempDirCleaner);
+
+}  // namespace
+
 std::string TempDir(const std::string& name) {
   const char* base = std::getenv("TEST_TMPDIR");
   const std::string dir = JoinPath(base ? base : "/tmp", absl::StrCat("alro_data_test_", getpid(), "_", name));
   EXPECT_TRUE(RemoveAll(dir).ok());
   EXPECT_TRUE(MakeDirectories(dir).ok());
+  TempDirCleaner::dirs().push_back(dir);
   return dir;
 }
 
