@@ -40,23 +40,32 @@ constexpr double kTargetSeconds = 0.15;   // per timed loop
 constexpr int kRepeats = 3;
 constexpr int kMaxIterations = 1000000;  // small messages: long loops average out scheduling noise
 
-// Seconds per call of `body` on the slowest rank, best of kRepeats loops
-// whose length is calibrated so each lasts about kTargetSeconds.
+// Seconds for `iterations` calls of `body` on the slowest rank.
+template <typename Body>
+double TimeLoop(Body& body, int iterations) {
+  MPI_Barrier(MPI_COMM_WORLD);
+  const auto start = Clock::now();
+  for (int i = 0; i < iterations; ++i) body();
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  MPI_Allreduce(MPI_IN_PLACE, &seconds, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  return seconds;  // identical on every rank, so every rank makes the same decisions
+}
+
+// Seconds per call of `body` on the slowest rank: the loop length is grown
+// until one loop lasts about kTargetSeconds (short loops on a shared machine
+// measure the scheduler, not the operation), then the best of kRepeats loops.
 template <typename Body>
 double TimePerCall(Body body) {
   body();  // warm-up: page faults, MPI connection set-up
   int iterations = 1;
-  double best = 1e30;
-  for (int repeat = 0; repeat < kRepeats; ++repeat) {
-    MPI_Barrier(MPI_COMM_WORLD);
-    const auto start = Clock::now();
-    for (int i = 0; i < iterations; ++i) body();
-    double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    MPI_Allreduce(MPI_IN_PLACE, &seconds, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    best = std::min(best, seconds / iterations);
-    // Same decision on every rank: all use the reduced time.
-    iterations = std::clamp(static_cast<int>(kTargetSeconds / std::max(best, 1e-9)), 1, kMaxIterations);
+  double seconds = TimeLoop(body, iterations);
+  while (seconds < kTargetSeconds && iterations < kMaxIterations) {
+    const double grow = std::clamp(kTargetSeconds / std::max(seconds, 1e-9), 2.0, 100.0);
+    iterations = static_cast<int>(std::min<double>(iterations * grow, kMaxIterations));
+    seconds = TimeLoop(body, iterations);
   }
+  double best = seconds / iterations;
+  for (int repeat = 1; repeat < kRepeats; ++repeat) best = std::min(best, TimeLoop(body, iterations) / iterations);
   return best;
 }
 
