@@ -15,15 +15,24 @@ Backend* GetBackend(std::string* error) {
   static std::string load_error;
   std::call_once(once, [] {
     const char* env = std::getenv("ALRO_SPM_MODULE");
-    const std::string path = env != nullptr && *env != '\0' ? env : ALRO_SPM_MODULE_PATH;
-    // RTLD_LOCAL | RTLD_DEEPBIND: SentencePiece and its embedded protobuf
-    // bind to themselves and stay invisible to the rest of the process.
-    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
-    if (handle == nullptr) {
+    // $ALRO_SPM_MODULE, else where the build put it, else the loader's search
+    // path (LD_LIBRARY_PATH) for an installed copy.
+    const std::string candidates[] = {env != nullptr ? env : "", ALRO_SPM_MODULE_PATH, "libalro_spm.so"};
+    void* handle = nullptr;
+    std::string path;
+    for (const std::string& candidate : candidates) {
+      if (candidate.empty()) continue;
+      // RTLD_LOCAL | RTLD_DEEPBIND: SentencePiece and its embedded protobuf
+      // bind to themselves and stay invisible to the rest of the process.
+      handle = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+      if (handle != nullptr) {
+        path = candidate;
+        break;
+      }
       const char* why = dlerror();
-      load_error = "cannot load the SentencePiece module " + path + ": " + (why ? why : "unknown error");
-      return;
+      load_error += "cannot load the SentencePiece module " + candidate + ": " + (why ? why : "unknown error") + "; ";
     }
+    if (handle == nullptr) return;
     using Entry = Backend* (*)();
     auto entry = reinterpret_cast<Entry>(dlsym(handle, "AlroSentencePieceBackend"));
     if (entry == nullptr) {
