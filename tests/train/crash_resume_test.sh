@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# tests/train/crash_resume_test.sh: the `alro` binary end to end under mpirun
+# on a synthetic data set:
+#   1. rank 1 is SIGKILLed while the step-4 checkpoint is being written
+#      (ALRO_FAULT=kill_during_save:1:4): the job fails, step 2 stays the
+#      newest complete checkpoint, step 4 does not exist;
+#   2. launch/run_until_done.sh relaunches with --resume auto: the run resumes
+#      from step 2 and finishes (step 6 checkpoint, torn .tmp removed);
+#   3. alro eval (with baselines), alro rank (plain and bootstrap), alro ckpt
+#      inspect / reshard (then eval at tp 2) / export give valid outputs.
+#
+#   crash_resume_test.sh ALRO MAKE_SYNTHETIC_DATA MPIEXEC SOURCE_DIR
+set -euo pipefail
+ALRO=$1
+MAKE_DATA=$2
+MPIEXEC=$3
+SRC=$4
+PY=/usr/bin/python3
+W=$(mktemp -d /tmp/alro_crash_resume.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+fail() { echo "FAIL: $*" >&2; for f in "$W"/*.log; do echo "== $f" >&2; tail -n 30 "$f" >&2; done; exit 1; }
+
+MPI=("$MPIEXEC" --oversubscribe --bind-to none -x OMP_NUM_THREADS=1 -x OMP_WAIT_POLICY=PASSIVE)
+[ "$(id -u)" = 0 ] && MPI+=(--allow-run-as-root)
+
+"$MAKE_DATA" "$W/ds" || fail "synthetic data"
+cat > "$W/run.yaml" <<YAML
+model: {preset: custom, vocab_size: 256, hidden_size: 32, intermediate_size: 64, num_layers: 2,
+        num_heads: 4, num_kv_heads: 2, max_seq_len: 256, seed: 7}
+data: {dir: $W/ds/data, shuffle_buffer: 16, prefetch_batches: 0}
+prompt: {max_history: 3, max_title_chars: 24}
+schedule: {steps: 6, warmup_steps: 2, micro_batch_size: 2, global_batch_size: 4}
+checkpoint: {dir: $W/ckpt, every_steps: 2, keep_last: 2}
+logging: {dir: $W/log, every_steps: 1, eval_every_steps: 0, eval_lists: 8, ndcg_k: [1, 3]}
+YAML
+
+# 1. A rank dies while the step-4 checkpoint is being written.
+if ALRO_FAULT=kill_during_save:1:4 "${MPI[@]}" -x ALRO_FAULT -np 2 "$ALRO" train --config "$W/run.yaml" \
+    > "$W/crash.log" 2>&1; then
+  fail "the job with a killed rank exited 0"
+fi
+[ -f "$W/ckpt/step_00000002/manifest.json" ] || fail "step 2 checkpoint missing after the crash"
+[ ! -e "$W/ckpt/step_00000004" ] || fail "an incomplete step 4 checkpoint is visible"
+[ -d "$W/ckpt/step_00000004.tmp" ] || fail "expected the torn step 4 attempt (.tmp) to be left behind"
+
+# 2. Relaunch until done: resumes from step 2 and completes.
+RETRY_DELAY_S=0 "$SRC/launch/run_until_done.sh" --max-attempts 2 -- "${MPI[@]}" -np 2 "$ALRO" train \
+    --config "$W/run.yaml" > "$W/resume.log" 2>&1 || fail "resumed run failed"
+grep -q "resumed from $W/ckpt/step_00000002" "$W/resume.log" || fail "did not resume from step 2"
+[ -f "$W/ckpt/step_00000006/manifest.json" ] || fail "no final step 6 checkpoint"
+[ ! -e "$W/ckpt/step_00000004.tmp" ] || fail "torn .tmp directory not cleaned up"
+$PY - "$W/log/metrics.jsonl" <<'PY' || fail "metrics.jsonl"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+steps = [r["step"] for r in rows if r["kind"] == "train"]
+assert steps == sorted(set(steps)) and steps[-1] == 6, steps
+assert any(r["kind"] == "eval" for r in rows)
+PY
+
+# 3a. Evaluation with the two reference orders.
+"$ALRO" eval --checkpoint "$W/ckpt" --split test --baselines --json "$W/eval.json" --output "$W/rankings.jsonl" \
+    > "$W/eval.log" 2>&1 || fail "alro eval"
+$PY - "$W/eval.json" "$W/rankings.jsonl" <<'PY' || fail "eval output"
+import json, sys
+e = json.load(open(sys.argv[1]))
+for col in ("model", "random", "popularity"):
+    assert 0.0 <= e[col]["ndcg@1"] <= 1.0 and e[col]["lists"] > 0, (col, e[col])
+for line in open(sys.argv[2]):
+    r = json.loads(line)
+    assert sorted(r["order"]) == list(range(len(r["order"]))), r
+PY
+
+# 3b. Ranking requests, plain and bootstrap.
+cat > "$W/requests.jsonl" <<'JSONL'
+{"id": "r1", "history": [{"title": "Film 3, part 0", "year": 1983, "rating": 5}], "candidates": [{"id": "a", "title": "Film 7, part 1"}, {"id": "b", "title": "Film 8, part 2"}, {"id": "c", "title": "Film 9, part 0"}]}
+{"id": "r2", "history": [], "candidates": [{"id": "x", "title": "Film 1, part 1"}, {"id": "y", "title": "Film 2, part 2"}, {"id": "z", "title": "Film 3, part 0"}, {"id": "w", "title": "Film 4, part 1"}]}
+JSONL
+for extra in "" "--bootstrap 3" "--mode single_step"; do
+  # shellcheck disable=SC2086
+  "$ALRO" rank --checkpoint "$W/ckpt" --input "$W/requests.jsonl" --output "$W/ranked.jsonl" $extra \
+      > "$W/rank.log" 2>&1 || fail "alro rank $extra"
+  $PY - "$W/requests.jsonl" "$W/ranked.jsonl" <<'PY' || fail "rank output ($extra)"
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+outs = [json.loads(l) for l in open(sys.argv[2])]
+assert len(outs) == len(reqs)
+for q, o in zip(reqs, outs):
+    assert o["id"] == q["id"]
+    assert sorted(x["candidate"] for x in o["ranking"]) == sorted(c["id"] for c in q["candidates"]), o
+PY
+done
+echo '{"id": "bad", "candidates": 3}' > "$W/bad.jsonl"
+if "$ALRO" rank --checkpoint "$W/ckpt" --input "$W/bad.jsonl" > "$W/bad.log" 2>&1; then fail "bad request accepted"; fi
+grep -q "bad.jsonl:1" "$W/bad.log" || fail "bad request error does not name file:line"
+
+# 3c. Checkpoint tools: inspect, reshard to tp 2 and evaluate there, export.
+"$ALRO" ckpt inspect "$W/ckpt" > "$W/inspect.log" 2>&1 || fail "ckpt inspect"
+grep -q "step: *6" "$W/inspect.log" || fail "inspect does not show step 6"
+"$ALRO" ckpt reshard "$W/ckpt" --out "$W/tp2" --dp 1 --tp 2 > "$W/reshard.log" 2>&1 || fail "ckpt reshard"
+"${MPI[@]}" -np 2 "$ALRO" eval --checkpoint "$W/tp2" --tp 2 --split test --json "$W/eval_tp2.json" \
+    > "$W/eval_tp2.log" 2>&1 || fail "eval of the resharded checkpoint at tp 2"
+"$ALRO" ckpt export "$W/ckpt" --out "$W/hf" > "$W/export.log" 2>&1 || fail "ckpt export"
+[ -f "$W/hf/config.json" ] || fail "export wrote no config.json"
+ls "$W/hf"/*.safetensors > /dev/null || fail "export wrote no safetensors"
+echo "crash_resume_test: OK"

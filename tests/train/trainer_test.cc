@@ -1,0 +1,284 @@
+// tests/train/trainer_test.cc: the training loop under mpirun.
+//
+//  * every (dp x tp) shape that fits in the job gives the losses of a
+//    single-process run (1x1), step by step, within 1e-5;
+//  * N steps + checkpoint + resume + N steps == 2N uninterrupted steps, also
+//    when the checkpoint was saved at tensor-parallel 2 and resumed at 1;
+//  * a NaN injected into one rank's loss stops every rank with a report
+//    naming the step and the term (and skips the step under on_nan=skip);
+//  * evaluation returns permutations and metrics; the Hugging Face export
+//    loads back with the same logits.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/file_util.h"
+#include "config/config_io.h"
+#include "core/hf_checkpoint.h"
+#include "distributed/process_grid.h"
+#include "tests/train/synthetic_data.h"
+#include "tests/train/test_util.h"
+#include "train/checkpoint.h"
+#include "train/evaluator.h"
+#include "train/trainer.h"
+
+namespace alro::train {
+namespace {
+
+constexpr double kLossTolerance = 1e-5;
+constexpr int64_t kSteps = 4;
+
+int WorldRank() {
+  int r = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+int WorldSize() {
+  int n = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &n);
+  return n;
+}
+
+// The data set, converted once per test binary run into a directory every
+// rank sees.
+const std::string& DataDir() {
+  static const std::string dir = [] {
+    const std::string root = testing_util::SharedTempDir("synthetic");
+    int ok = 1;
+    if (WorldRank() == 0) {
+      const absl::Status s = testing_util::WriteSyntheticDataset(root);
+      if (!s.ok()) {
+        ADD_FAILURE() << s;
+        ok = 0;
+      }
+    }
+    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    return ok ? JoinPath(root, "data") : std::string();
+  }();
+  return dir;
+}
+
+// Runs `fn(grid)` on the first dp*tp world ranks with that grid; the other
+// ranks skip it. Collective over MPI_COMM_WORLD.
+template <typename Fn>
+void OnSubgrid(int dp, int tp, Fn fn) {
+  const int size = dp * tp;
+  MPI_Comm sub = MPI_COMM_NULL;
+  MPI_Comm_split(MPI_COMM_WORLD, WorldRank() < size ? 0 : MPI_UNDEFINED, WorldRank(), &sub);
+  if (sub != MPI_COMM_NULL) {
+    absl::StatusOr<dist::ProcessGrid> grid = dist::ProcessGrid::Create(sub, tp);
+    ASSERT_TRUE(grid.ok()) << grid.status();
+    fn(*grid);
+    MPI_Comm_free(&sub);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
+config::Config ConfigFor(int dp, int tp) {
+  config::Config c = testing_util::TinyTrainConfig(DataDir());
+  c.parallel.tensor_parallel = tp;
+  c.parallel.data_parallel = 0;
+  config::ResolveDerived(&c, dp * tp);
+  return c;
+}
+
+TrainerOptions QuietOptions() {
+  TrainerOptions o;
+  o.quiet = true;
+  o.peak_flops_per_rank = 1e9;  // skip the matmul probe
+  return o;
+}
+
+// Losses (every term) of `steps` steps, flattened, broadcast from world rank 0.
+std::vector<double> BroadcastFromRoot(std::vector<double> values, size_t n) {
+  values.resize(n, 0.0);
+  MPI_Bcast(values.data(), static_cast<int>(n), MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  return values;
+}
+
+std::vector<double> Flatten(const std::vector<StepStats>& history) {
+  std::vector<double> out;
+  for (const StepStats& s : history) {
+    for (const auto& term : s.terms) out.push_back(term.second);
+    out.push_back(s.grad_norm);
+  }
+  return out;
+}
+
+TEST(MpiTrainer, EveryParallelShapeGivesTheSingleProcessLosses) {
+  ASSERT_FALSE(DataDir().empty());
+  std::vector<double> reference;
+  OnSubgrid(1, 1, [&](dist::ProcessGrid& grid) {
+    config::Config c = ConfigFor(1, 1);
+    absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(c, grid, QuietOptions());
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    for (int64_t s = 0; s < kSteps; ++s) ASSERT_TRUE((*trainer)->Step().ok());
+    reference = Flatten((*trainer)->history());
+  });
+  const size_t n = static_cast<size_t>(kSteps) * 6;
+  reference = BroadcastFromRoot(reference, n);
+  // The loss must move, or "equal losses" would prove little.
+  EXPECT_NE(reference[0], reference[n - 6]);
+  const std::vector<std::pair<int, int>> shapes = {{2, 1}, {1, 2}, {2, 2}};
+  for (const auto& [dp, tp] : shapes) {
+    if (dp * tp > WorldSize()) continue;
+    SCOPED_TRACE(absl::StrCat("dp ", dp, " x tp ", tp));
+    OnSubgrid(dp, tp, [&](dist::ProcessGrid& grid) {
+      absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(ConfigFor(dp, tp), grid, QuietOptions());
+      ASSERT_TRUE(trainer.ok()) << trainer.status();
+      for (int64_t s = 0; s < kSteps; ++s) ASSERT_TRUE((*trainer)->Step().ok());
+      const std::vector<double> got = Flatten((*trainer)->history());
+      ASSERT_EQ(got.size(), n);
+      for (size_t i = 0; i < n; ++i) {
+        EXPECT_NEAR(got[i], reference[i], kLossTolerance * std::max(1.0, std::abs(reference[i])))
+            << "step " << i / 6 + 1 << " value " << i % 6 << " (terms, then grad norm)";
+      }
+    });
+  }
+}
+
+// N steps, save, a new trainer resumes (at `resume_dp` x `resume_tp`), N more
+// steps: the same losses as 2N steps in one go.
+void CheckResume(int save_dp, int save_tp, int resume_dp, int resume_tp, const std::string& tag) {
+  const std::string ckpt = testing_util::SharedTempDir(tag);
+  std::vector<double> uninterrupted;
+  OnSubgrid(1, 1, [&](dist::ProcessGrid& grid) {
+    absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(ConfigFor(1, 1), grid, QuietOptions());
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    for (int64_t s = 0; s < 2 * kSteps; ++s) ASSERT_TRUE((*trainer)->Step().ok());
+    uninterrupted = Flatten((*trainer)->history());
+  });
+  const size_t per_step = 6;
+  uninterrupted = BroadcastFromRoot(uninterrupted, 2 * kSteps * per_step);
+  OnSubgrid(save_dp, save_tp, [&](dist::ProcessGrid& grid) {
+    config::Config c = ConfigFor(save_dp, save_tp);
+    c.checkpoint.dir = ckpt;
+    absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(c, grid, QuietOptions());
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    for (int64_t s = 0; s < kSteps; ++s) ASSERT_TRUE((*trainer)->Step().ok());
+    ASSERT_TRUE((*trainer)->SaveCheckpointNow().ok());
+  });
+  OnSubgrid(resume_dp, resume_tp, [&](dist::ProcessGrid& grid) {
+    config::Config c = ConfigFor(resume_dp, resume_tp);
+    c.checkpoint.dir = ckpt;
+    c.checkpoint.resume = "auto";
+    absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(c, grid, QuietOptions());
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    ASSERT_TRUE((*trainer)->resumed_from().has_value());
+    EXPECT_EQ((*trainer)->step(), kSteps);
+    for (int64_t s = 0; s < kSteps; ++s) ASSERT_TRUE((*trainer)->Step().ok());
+    const std::vector<double> got = Flatten((*trainer)->history());
+    for (size_t i = 0; i < got.size(); ++i) {
+      const double want = uninterrupted[kSteps * per_step + i];
+      EXPECT_NEAR(got[i], want, kLossTolerance * std::max(1.0, std::abs(want)))
+          << "resumed step " << kSteps + i / per_step + 1 << " value " << i % per_step;
+    }
+  });
+}
+
+TEST(MpiTrainer, SaveAndResumeEqualsUninterruptedTraining) {
+  ASSERT_FALSE(DataDir().empty());
+  CheckResume(1, 1, 1, 1, "resume_1x1");
+}
+
+TEST(MpiTrainer, TensorParallelTwoCheckpointResumesAtOne) {
+  ASSERT_FALSE(DataDir().empty());
+  if (WorldSize() < 2) GTEST_SKIP() << "needs 2 ranks";
+  CheckResume(/*save dp*/ 1, /*save tp*/ 2, /*resume dp*/ 2, /*resume tp*/ 1, "resume_tp2_to_dp2");
+  CheckResume(1, 2, 1, 1, "resume_tp2_to_1x1");
+}
+
+TEST(MpiTrainer, NanOnOneRankStopsEveryRankNamingStepAndTerm) {
+  ASSERT_FALSE(DataDir().empty());
+  const int bad_rank = WorldSize() - 1;
+  const std::string fault = absl::StrCat("nan_loss:", bad_rank, ":2");
+  setenv("ALRO_FAULT", fault.c_str(), 1);
+  OnSubgrid(WorldSize(), 1, [&](dist::ProcessGrid& grid) {
+    absl::StatusOr<std::unique_ptr<Trainer>> trainer =
+        Trainer::Create(ConfigFor(WorldSize(), 1), grid, QuietOptions());
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    ASSERT_TRUE((*trainer)->Step().ok());
+    absl::StatusOr<StepStats> second = (*trainer)->Step();
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.status().code(), absl::StatusCode::kAborted);
+    const std::string message(second.status().message());
+    EXPECT_NE(message.find("step 2"), std::string::npos) << message;
+    EXPECT_NE(message.find("loss=nan"), std::string::npos) << message;
+    EXPECT_NE(message.find(absl::StrCat("rank ", bad_rank)), std::string::npos) << message;
+  });
+  // Under on_nan=skip the bad step is skipped on every rank and training goes on.
+  OnSubgrid(WorldSize(), 1, [&](dist::ProcessGrid& grid) {
+    config::Config c = ConfigFor(WorldSize(), 1);
+    c.logging.on_nan = "skip";
+    absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(c, grid, QuietOptions());
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    ASSERT_TRUE((*trainer)->Step().ok());
+    const at::Tensor before = (*trainer)->model().ShardedParameters()[0].tensor.clone();
+    absl::StatusOr<StepStats> second = (*trainer)->Step();
+    ASSERT_TRUE(second.ok()) << second.status();
+    EXPECT_TRUE(second->skipped);
+    EXPECT_TRUE(at::equal(before, (*trainer)->model().ShardedParameters()[0].tensor));
+    absl::StatusOr<StepStats> third = (*trainer)->Step();
+    ASSERT_TRUE(third.ok()) << third.status();
+    EXPECT_FALSE(third->skipped);
+    EXPECT_TRUE(std::isfinite(third->Term("loss")));
+  });
+  unsetenv("ALRO_FAULT");
+}
+
+TEST(MpiTrainer, EvaluationRanksArePermutationsAndExportLoadsBack) {
+  ASSERT_FALSE(DataDir().empty());
+  const std::string hf = testing_util::SharedTempDir("hf_export");
+  const int tp = WorldSize() >= 2 ? 2 : 1;
+  OnSubgrid(WorldSize() / tp, tp, [&](dist::ProcessGrid& grid) {
+    config::Config c = ConfigFor(WorldSize() / tp, tp);
+    absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(c, grid, QuietOptions());
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    for (int64_t s = 0; s < 2; ++s) ASSERT_TRUE((*trainer)->Step().ok());
+    absl::StatusOr<std::shared_ptr<const data::PromptRenderer>> renderer = data::OpenRenderer(c);
+    ASSERT_TRUE(renderer.ok());
+    absl::StatusOr<std::unique_ptr<data::EvalReader>> reader =
+        data::OpenEvalReader(c, *renderer, grid.dp_rank(), grid.dp_size(), "test");
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    for (RankMode mode : {RankMode::kDecode, RankMode::kSingleStep}) {
+      EvalSettings settings;
+      settings.mode = mode;
+      settings.ks = {1, 3};
+      settings.keep_rankings = true;
+      absl::StatusOr<EvalResult> result = Evaluate((*trainer)->model(), **reader, grid, settings);
+      ASSERT_TRUE(result.ok()) << result.status();
+      EXPECT_EQ(result->summary["lists"].get<int64_t>(), (*reader)->num_lists());
+      EXPECT_EQ(static_cast<int64_t>(result->rankings.size()), (*reader)->num_lists());
+      for (const RankedList& r : result->rankings) {
+        std::vector<int64_t> sorted = r.order;
+        std::sort(sorted.begin(), sorted.end());
+        for (int64_t k = 0; k < static_cast<int64_t>(sorted.size()); ++k) ASSERT_EQ(sorted[k], k) << r.example_id;
+        EXPECT_EQ(static_cast<int64_t>(r.order.size()), testing_util::kSyntheticCandidates);
+      }
+      const double ndcg1 = result->summary["ndcg@1"].get<double>();
+      EXPECT_GE(ndcg1, 0.0);
+      EXPECT_LE(ndcg1, 1.0);
+    }
+    // Export to the Hugging Face layout and load it into a fresh model: the
+    // same logits.
+    ASSERT_TRUE(core::SaveHfCheckpoint(hf, (*trainer)->model()).ok());
+    core::Decoder fresh(c.model, grid, /*random_init=*/false);
+    ASSERT_TRUE(core::LoadHfCheckpoint(hf, fresh).ok());
+    const at::Tensor tokens = at::arange(24, at::kLong).remainder(200).view({2, 12});
+    (*trainer)->model().eval();
+    fresh.eval();
+    const at::Tensor a = (*trainer)->model().LocalLogits((*trainer)->model().Forward(tokens));
+    const at::Tensor b = fresh.LocalLogits(fresh.Forward(tokens));
+    EXPECT_TRUE(at::allclose(a, b, 1e-6, 1e-6));
+  });
+}
+
+}  // namespace
+}  // namespace alro::train
