@@ -23,11 +23,15 @@ fail() { echo "FAIL: $*" >&2; for f in "$W"/*.log; do echo "== $f" >&2; tail -n 
 MPI=("$MPIEXEC" --oversubscribe --bind-to none -x OMP_NUM_THREADS=1 -x OMP_WAIT_POLICY=PASSIVE)
 [ "$(id -u)" = 0 ] && MPI+=(--allow-run-as-root)
 
-"$MAKE_DATA" "$W/ds" || fail "synthetic data"
+# The synthetic rating log (raw CSVs) comes from the tests' generator; the
+# shards come from `alro convert`, as a user would make them.
+"$MAKE_DATA" "$W/ds" > "$W/data.log" 2>&1 || fail "synthetic data"
+"$ALRO" convert --format movielens --input "$W/ds/raw" --output "$W/ds/cli" --num-candidates 4 --max-history 3 \
+    --stride 2 --vocab-size 200 >> "$W/data.log" 2>&1 || fail "alro convert"
 cat > "$W/run.yaml" <<YAML
 model: {preset: custom, vocab_size: 256, hidden_size: 32, intermediate_size: 64, num_layers: 2,
         num_heads: 4, num_kv_heads: 2, max_seq_len: 256, seed: 7}
-data: {dir: $W/ds/data, shuffle_buffer: 16, prefetch_batches: 0}
+data: {dir: $W/ds/cli, shuffle_buffer: 16, prefetch_batches: 0}
 prompt: {max_history: 3, max_title_chars: 24}
 schedule: {steps: 6, warmup_steps: 2, micro_batch_size: 2, global_batch_size: 4}
 checkpoint: {dir: $W/ckpt, every_steps: 2, keep_last: 2}
