@@ -1,0 +1,127 @@
+// bench/core/decoder_bench.cc: forward+backward throughput of the decoder.
+//
+// For each preset (tiny, small) and thread count (1, 2) it reports, all
+// measured in this run on this machine:
+//   - tokens/s and achieved GFLOP/s of one training step (full-vocabulary
+//     cross-entropy; FLOPs from config::TrainingFlopsPerToken),
+//   - that GFLOP/s as a fraction of a plain float32 matmul's GFLOP/s
+//     (the ceiling the step's matmuls could reach),
+//   - the same step written in Python with python3-torch
+//     (bench/core/python_step.py) and the ratio C++ / Python.
+//
+//   OMP_WAIT_POLICY=PASSIVE build/bench/core/core_decoder_bench [--iters 5]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include "absl/strings/str_cat.h"
+#include "config/config_io.h"
+#include "config/model_size.h"
+#include "core/decoder.h"
+#include "nlohmann/json.hpp"
+
+namespace alro::core {
+namespace {
+
+// Matmul baseline: square float32 matmuls of this size (the order of the
+// decoder's largest projections at the small preset's batch).
+constexpr int64_t kMatmulSize = 512;
+constexpr int kWarmup = 2;
+
+double Seconds(const std::chrono::steady_clock::time_point& start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Median seconds of `iters` calls of fn after kWarmup calls.
+template <typename Fn>
+double MedianSeconds(int iters, Fn fn) {
+  for (int i = 0; i < kWarmup; ++i) fn();
+  std::vector<double> times;
+  for (int i = 0; i < iters; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    fn();
+    times.push_back(Seconds(start));
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+double MatmulGflops(int iters) {
+  const at::Tensor a = at::randn({kMatmulSize, kMatmulSize}), b = at::randn({kMatmulSize, kMatmulSize});
+  const double s = MedianSeconds(iters * 4, [&] { (void)at::matmul(a, b); });
+  return 2.0 * kMatmulSize * kMatmulSize * kMatmulSize / s / 1e9;
+}
+
+double CppStepSeconds(const config::ModelConfig& m, int64_t batch, int64_t seq, int iters) {
+  dist::ProcessGrid grid = dist::ProcessGrid::CreateSingleProcess();
+  Decoder model(m, grid);
+  const at::Tensor tokens = at::randint(m.vocab_size, {batch, seq}, at::TensorOptions().dtype(at::kLong));
+  const at::Tensor targets = at::randint(m.vocab_size, {batch * seq}, at::TensorOptions().dtype(at::kLong));
+  std::vector<at::Tensor> params = model.parameters();
+  return MedianSeconds(iters, [&] {
+    for (at::Tensor& p : params) p.mutable_grad() = at::Tensor();
+    const at::Tensor logits = model.LocalLogits(model.Forward(tokens)).view({batch * seq, -1});
+    at::nll_loss(at::log_softmax(logits, -1), targets).backward();
+  });
+}
+
+double PythonStepSeconds(const config::ModelConfig& m, int64_t batch, int64_t seq, int threads, int iters) {
+  const std::string command = absl::StrCat(
+      "OMP_NUM_THREADS=", threads, " /usr/bin/python3 ", ALRO_SOURCE_DIR, "/bench/core/python_step.py",
+      " --vocab ", m.vocab_size, " --hidden ", m.hidden_size, " --intermediate ", m.intermediate_size, " --layers ",
+      m.num_layers, " --heads ", m.num_heads, " --kv_heads ", m.num_kv_heads, " --batch ", batch, " --seq ", seq,
+      " --threads ", threads, " --iters ", iters, " --warmup ", kWarmup);
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  if (!pipe) return -1.0;
+  std::string out;
+  char buf[256];
+  while (fgets(buf, sizeof(buf), pipe.get()) != nullptr) out += buf;
+  const nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
+  if (j.is_discarded() || !j.contains("seconds_per_step")) return -1.0;
+  return j["seconds_per_step"].get<double>();
+}
+
+int Main(int argc, char** argv) {
+  int iters = 5;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--iters") iters = std::atoi(argv[i + 1]);
+  }
+  struct Case {
+    const char* preset;
+    int64_t batch, seq;
+  };
+  const Case cases[] = {{"tiny", 8, 128}, {"small", 4, 256}};
+  std::printf("%-6s %3s %5s %5s %11s %9s %11s %9s %11s %8s\n", "preset", "thr", "batch", "seq", "tokens/s",
+              "GFLOP/s", "matmul GF/s", "fraction", "py tokens/s", "cpp/py");
+  for (const Case& c : cases) {
+    config::ModelConfig m;
+    config::ApplyModelPreset(c.preset, &m);
+    m.preset = c.preset;
+    const double flops_per_token = config::TrainingFlopsPerToken(m, c.seq);
+    for (int threads : {1, 2}) {
+      at::set_num_threads(threads);
+      const double matmul = MatmulGflops(iters);
+      const double cpp = CppStepSeconds(m, c.batch, c.seq, iters);
+      const double py = PythonStepSeconds(m, c.batch, c.seq, threads, iters);
+      const double tokens = static_cast<double>(c.batch * c.seq);
+      const double gflops = flops_per_token * tokens / cpp / 1e9;
+      std::printf("%-6s %3d %5ld %5ld %11.0f %9.2f %11.2f %9.3f %11.0f %8.2f\n", c.preset, threads, c.batch, c.seq,
+                  tokens / cpp, gflops, matmul, gflops / matmul, py > 0 ? tokens / py : 0.0,
+                  py > 0 ? py / cpp : 0.0);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace alro::core
+
+int main(int argc, char** argv) { return alro::core::Main(argc, argv); }
