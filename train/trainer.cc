@@ -303,6 +303,17 @@ absl::StatusOr<StepStats> Trainer::Step() {
   return stats;
 }
 
+double Trainer::EstimatedMfu(double tokens_per_s) const {
+  int64_t tokens = 0, lists = 0;
+  for (const StepStats& s : history_) {
+    tokens += s.tokens;
+    lists += s.lists;
+  }
+  const int64_t rows = std::max<int64_t>(1, lists * (1 + config_.objective.psl_copies));
+  const double flops_per_token = config::TrainingFlopsPerToken(config_.model, std::max<int64_t>(1, tokens / rows));
+  return peak_flops_ > 0 ? flops_per_token * tokens_per_s / (peak_flops_ * grid_.world_size()) : 0.0;
+}
+
 void Trainer::LogStep(const StepStats& stats) {
   // Throughput over the steps since the last line.
   const int64_t every = std::max<int64_t>(1, config_.logging.every_steps);
@@ -315,9 +326,7 @@ void Trainer::LogStep(const StepStats& stats) {
   }
   const double tokens_per_s = seconds > 0 ? tokens / seconds : 0.0;
   const double lists_per_s = seconds > 0 ? lists / seconds : 0.0;
-  const int64_t rows = std::max<int64_t>(1, lists * (1 + config_.objective.psl_copies));
-  const double flops_per_token = config::TrainingFlopsPerToken(config_.model, std::max<int64_t>(1, tokens / rows));
-  const double mfu = peak_flops_ > 0 ? flops_per_token * tokens_per_s / (peak_flops_ * grid_.world_size()) : 0.0;
+  const double mfu = EstimatedMfu(tokens_per_s);
   const double eta = step_seconds_ema_ * static_cast<double>(config_.schedule.steps - step_);
   nlohmann::ordered_json line = {{"kind", "train"}, {"step", stats.step}};
   std::string text = absl::StrFormat("step %d/%d |", stats.step, config_.schedule.steps);
@@ -356,7 +365,9 @@ absl::StatusOr<nlohmann::ordered_json> Trainer::Validate() {
                                      result->summary.value("lists", int64_t{0}), Seconds(start));
   for (const auto& [key, value] : result->summary.items()) {
     line[key] = value;
-    if (value.is_number_float()) absl::StrAppendFormat(&text, " %s %.4f", key, value.get<double>());
+    if (value.is_number_float() && key != "liked_threshold") {
+      absl::StrAppendFormat(&text, " %s %.4f", key, value.get<double>());
+    }
   }
   metrics_.Append(line);
   if (!options_.quiet) ALRO_LOG(INFO) << text;

@@ -97,6 +97,11 @@ class Trainer {
   /// Writes a checkpoint of the current step under checkpoint.dir.
   absl::StatusOr<std::string> SaveCheckpointNow();
 
+  /// Estimated model-FLOPs utilisation at `tokens_per_s` (whole job): the
+  /// training FLOPs of those tokens (config/model_size.h, at the mean
+  /// sequence length seen so far) over the peak of all ranks.
+  double EstimatedMfu(double tokens_per_s) const;
+
   /// Optimizer steps completed (including those before a resume).
   int64_t step() const { return step_; }
   /// The checkpoint this run resumed from, if any.
