@@ -13,7 +13,8 @@ absl::StatusOr<nlohmann::json> ParseJson(absl::string_view text, absl::string_vi
   if (value.is_discarded()) {
     // Parse again with exceptions only to learn where it failed.
     try {
-      (void)nlohmann::json::parse(text.begin(), text.end());
+      const nlohmann::json unreachable = nlohmann::json::parse(text.begin(), text.end());
+      static_cast<void>(unreachable);
     } catch (const nlohmann::json::parse_error& e) {
       return InvalidArgument(absl::StrCat(where, ": invalid JSON at byte ", e.byte, ": ", e.what()),
                              "the file is not valid JSON; regenerate it or fix it by hand");
