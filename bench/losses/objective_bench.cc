@@ -8,8 +8,14 @@
 //              the prompt, LM head at the answer positions, identifier
 //              logits, the objective, backward through the whole model.
 //
-//   OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE build/bench/losses/losses_objective_bench \
-//       [--iters 10] [--seq 256] [--preset tiny]
+//   export MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296
+//   OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE build/bench/losses/losses_objective_bench --iters 30
+//   (other flags: --seq 256 prompt tokens, --preset tiny)
+//
+// The two MALLOC_ variables pin glibc's otherwise self-adjusting mmap
+// threshold: without them the multi-megabyte LM temporaries are sometimes
+// mmapped and page-faulted afresh on every call, which makes the figures
+// depend on the order the cases run in.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -24,6 +30,7 @@
 #include "core/decoder.h"
 #include "core/identifier_logits.h"
 #include "distributed/process_grid.h"
+#include "losses/lm_loss.h"
 #include "losses/objective.h"
 
 namespace alro::losses {
@@ -90,16 +97,16 @@ config::ObjectiveConfig Weights(double lm, double sll, double psl) {
   return c;
 }
 
-// Forward+backward of the objective from leaf logits.
-double ObjectiveSeconds(const config::ObjectiveConfig& c, const Batch& b, int64_t m, int64_t vocab, int iters,
-                        dist::Communicator& tp) {
-  const Objective objective = *Objective::Create(c);
+// Forward+backward of `loss_of(answer_logits, identifier_logits)` from leaf
+// logits, for the whole objective or one term alone.
+template <typename LossOf>
+double ForwardBackwardSeconds(int64_t m, int64_t vocab, int iters, LossOf loss_of) {
   const at::Tensor answer_logits = at::randn({kRows, m, vocab}).set_requires_grad(true);
   const at::Tensor identifier_logits = at::randn({kRows, m, m}).set_requires_grad(true);
   return MedianSeconds(iters, [&] {
     answer_logits.mutable_grad() = at::Tensor();
     identifier_logits.mutable_grad() = at::Tensor();
-    objective.Compute(Inputs(b, answer_logits, identifier_logits), tp).total.backward();
+    loss_of(answer_logits, identifier_logits).backward();
   });
 }
 
@@ -144,17 +151,28 @@ int Main(int argc, char** argv) {
               "fraction");
   for (int64_t m : {10, 20}) {
     const Batch b = MakeBatch(m, vocab, seq);
-    const double lm = ObjectiveSeconds(Weights(1, 0, 0), b, m, vocab, iters, grid.tp());
-    const double sll = ObjectiveSeconds(Weights(0, 1, 0), b, m, vocab, iters, grid.tp());
-    const double psl = ObjectiveSeconds(Weights(0, 0, 1), b, m, vocab, iters, grid.tp());
-    const double all = ObjectiveSeconds(Weights(1, 1, 0.5), b, m, vocab, iters, grid.tp());
+    dist::Communicator& tp = grid.tp();
+    const Objective objective = *Objective::Create(Weights(1, 1, 0.5));
+    const double all = ForwardBackwardSeconds(m, vocab, iters, [&](const at::Tensor& a, const at::Tensor& i) {
+      return objective.Compute(Inputs(b, a, i), tp).total;
+    });
+    const double lm = ForwardBackwardSeconds(m, vocab, iters, [&](const at::Tensor& a, const at::Tensor&) {
+      return VocabParallelCrossEntropy(a, b.answer_targets, 0, tp).mean();
+    });
+    const double sll = ForwardBackwardSeconds(m, vocab, iters, [&](const at::Tensor&, const at::Tensor& i) {
+      return SoftLambdaLoss(AnswerSlotProbabilities(i), b.ratings, {});
+    });
+    const double psl = ForwardBackwardSeconds(m, vocab, iters, [&](const at::Tensor&, const at::Tensor& i) {
+      const at::Tensor by_item = MapColumnsToItems(AnswerSlotProbabilities(i), b.permutations).view({kLists, 1 + kCopies, m, m});
+      return PermutationConsistencyLoss(by_item.select(1, 0), by_item.select(1, 1), {});
+    });
     const double step = StepSeconds(model, grid, b, m, std::max(1, iters / 5));
     std::printf("%3ld %10.2f %10.2f %10.2f %12.2f %10.1f %10.4f\n", m, lm * 1e3, sll * 1e3, psl * 1e3, all * 1e3,
                 step * 1e3, all / step);
     std::fflush(stdout);
   }
-  std::printf("(each term column runs the objective with only that weight non-zero; the others are still\n"
-              " computed for reporting, without autograd)\n");
+  std::printf("(lm, sll, psl: each term alone; objective: all of them with the default weights, as\n"
+              " Objective::Compute runs them; step: the tiny model's whole step, objective included)\n");
   return 0;
 }
 
