@@ -24,7 +24,7 @@ MPI=("$MPIEXEC" --oversubscribe --bind-to none -x OMP_NUM_THREADS=1 -x OMP_WAIT_
 [ "$(id -u)" = 0 ] && MPI+=(--allow-run-as-root)
 
 # The synthetic rating log (raw CSVs) comes from the tests' generator; the
-# shards come from `alro convert`, as a user would make them.
+# shards and tokenizer come from `alro convert`, as a user makes them.
 "$MAKE_DATA" "$W/ds" > "$W/data.log" 2>&1 || fail "synthetic data"
 "$ALRO" convert --format movielens --input "$W/ds/raw" --output "$W/ds/cli" --num-candidates 4 --max-history 3 \
     --stride 2 --vocab-size 200 >> "$W/data.log" 2>&1 || fail "alro convert"

@@ -21,7 +21,7 @@ const char* const kGenreNames[kGenres] = {"Drama", "Comedy", "Action", "Horror"}
 
 }  // namespace
 
-absl::Status WriteSyntheticDataset(const std::string& dir) {
+absl::Status WriteSyntheticRatings(const std::string& dir) {
   const std::string raw = JoinPath(dir, "raw");
   ALRO_RETURN_IF_ERROR(MakeDirectories(raw));
   std::string movies = "movieId,title,genres\n";
@@ -40,7 +40,12 @@ absl::Status WriteSyntheticDataset(const std::string& dir) {
     }
   }
   ALRO_RETURN_IF_ERROR(WriteFileAtomically(JoinPath(raw, "movies.csv"), movies));
-  ALRO_RETURN_IF_ERROR(WriteFileAtomically(JoinPath(raw, "ratings.csv"), ratings));
+  return WriteFileAtomically(JoinPath(raw, "ratings.csv"), ratings);
+}
+
+absl::Status WriteSyntheticDataset(const std::string& dir) {
+  ALRO_RETURN_IF_ERROR(WriteSyntheticRatings(dir));
+  const std::string raw = JoinPath(dir, "raw");
   data::ConvertOptions options;
   options.format = "movielens";
   options.input = raw;

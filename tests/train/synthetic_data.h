@@ -15,6 +15,10 @@ namespace alro::train::testing_util {
 inline constexpr int64_t kSyntheticCandidates = 4;
 inline constexpr int64_t kSyntheticHistory = 3;
 
+/// Writes the raw rating log, ratings.csv and movies.csv in the GroupLens
+/// ml-latest-small layout, into `dir`/raw. Deterministic.
+absl::Status WriteSyntheticRatings(const std::string& dir);
+
 /// Writes ratings.csv/movies.csv of kUsers users with a learnable taste
 /// (rating depends on user and genre) into `dir`/raw and converts them into
 /// `dir`/data (train/valid/test shards, tokenizer). Deterministic.
