@@ -233,6 +233,30 @@ TEST(MpiTrainer, NanOnOneRankStopsEveryRankNamingStepAndTerm) {
   unsetenv("ALRO_FAULT");
 }
 
+TEST(MpiTrainer, Bfloat16ComputeTracksFloat32) {
+  ASSERT_FALSE(DataDir().empty());
+  std::vector<double> losses[2];
+  for (int bf16 = 0; bf16 < 2; ++bf16) {
+    OnSubgrid(WorldSize(), 1, [&](dist::ProcessGrid& grid) {
+      config::Config c = ConfigFor(WorldSize(), 1);
+      if (bf16) c.model.dtype = "bfloat16";
+      absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(c, grid, QuietOptions());
+      ASSERT_TRUE(trainer.ok()) << trainer.status();
+      for (int64_t s = 0; s < 2; ++s) {
+        absl::StatusOr<StepStats> stats = (*trainer)->Step();
+        ASSERT_TRUE(stats.ok()) << stats.status();
+        losses[bf16].push_back(stats->Term("loss"));
+      }
+    });
+  }
+  ASSERT_EQ(losses[0].size(), losses[1].size());
+  for (size_t i = 0; i < losses[0].size(); ++i) {
+    // bf16 keeps 8 bits of mantissa: the loss agrees to about 1%.
+    EXPECT_TRUE(std::isfinite(losses[1][i]));
+    EXPECT_NEAR(losses[1][i], losses[0][i], 0.02 * std::abs(losses[0][i])) << "step " << i + 1;
+  }
+}
+
 TEST(MpiTrainer, EvaluationRanksArePermutationsAndExportLoadsBack) {
   ASSERT_FALSE(DataDir().empty());
   const std::string hf = testing_util::SharedTempDir("hf_export");
