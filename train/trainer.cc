@@ -204,6 +204,7 @@ absl::Status Trainer::MicroStep(int64_t micro, int64_t accumulation, std::vector
   ALRO_ASSIGN_OR_RETURN(data::Batch batch, loader_->Next());
   ALRO_ASSIGN_OR_RETURN(BatchTensors b, ToTensors(batch, pad_id_));
   const int64_t n = b.tokens.size(0), m = b.identifier_ids.size(1);
+  answer_slots_ = m;
   const at::Tensor hidden = model_->Forward(b.tokens);
   const at::Tensor local = model_->LocalLogits(HiddenAtAnswerSlots(hidden, b.answer_positions));  // [N, m, Vs]
   const at::Tensor ids = b.identifier_ids.unsqueeze(1).expand({n, m, m}).reshape({n * m, m});
@@ -310,7 +311,13 @@ double Trainer::EstimatedMfu(double tokens_per_s) const {
     lists += s.lists;
   }
   const int64_t rows = std::max<int64_t>(1, lists * (1 + config_.objective.psl_copies));
-  const double flops_per_token = config::TrainingFlopsPerToken(config_.model, std::max<int64_t>(1, tokens / rows));
+  const int64_t seq_len = std::max<int64_t>(1, tokens / rows);
+  double flops_per_token = config::TrainingFlopsPerToken(config_.model, seq_len);
+  // TrainingFlopsPerToken counts the LM head (6 x V x H) on every token; the
+  // trainer applies it at the m answer slots of each row only.
+  const double head_flops = 6.0 * static_cast<double>(config_.model.vocab_size) * config_.model.hidden_size;
+  const double head_fraction = std::min(1.0, static_cast<double>(answer_slots_) / static_cast<double>(seq_len));
+  flops_per_token -= head_flops * (1.0 - head_fraction);
   return peak_flops_ > 0 ? flops_per_token * tokens_per_s / (peak_flops_ * grid_.world_size()) : 0.0;
 }
 

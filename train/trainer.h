@@ -98,8 +98,9 @@ class Trainer {
   absl::StatusOr<std::string> SaveCheckpointNow();
 
   /// Estimated model-FLOPs utilisation at `tokens_per_s` (whole job): the
-  /// training FLOPs of those tokens (config/model_size.h, at the mean
-  /// sequence length seen so far) over the peak of all ranks.
+  /// training FLOPs of those tokens (config/model_size.h at the mean sequence
+  /// length seen so far, with the LM head counted only at the answer slots,
+  /// where the trainer applies it) over the peak FLOP/s of all ranks.
   double EstimatedMfu(double tokens_per_s) const;
 
   /// Optimizer steps completed (including those before a resume).
@@ -140,6 +141,7 @@ class Trainer {
   std::string data_hash_;
   std::optional<std::string> resumed_from_;
   std::vector<StepStats> history_;
+  int64_t answer_slots_ = 0;  // m of the latest batch (for the MFU estimate)
 };
 
 }  // namespace alro::train
