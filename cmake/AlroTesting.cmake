@@ -20,7 +20,8 @@ set(ALRO_TEST_ENV OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE)
 
 function(alro_add_test name target)
   add_test(NAME ${name} COMMAND $<TARGET_FILE:${target}>)
-  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${ALRO_TEST_ENV}" TIMEOUT 600)
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${ALRO_TEST_ENV}" TIMEOUT 600
+                       FAIL_REGULAR_EXPRESSION "\\[  PASSED  \\] 0 tests")
 endfunction()
 
 function(alro_add_mpi_test name target)
@@ -37,7 +38,9 @@ function(alro_add_mpi_test name target)
              COMMAND ${MPIEXEC_EXECUTABLE} ${ALRO_MPIRUN_FLAGS} -np ${n}
                      -x OMP_NUM_THREADS=1 -x OMP_WAIT_POLICY=PASSIVE
                      $<TARGET_FILE:${target}> ${filter_arg})
+    # A filter that selects nothing would pass silently: make it fail.
     set_tests_properties(${name}_np${n} PROPERTIES TIMEOUT ${ARG_TIMEOUT}
-                         ENVIRONMENT "${ALRO_TEST_ENV}" PROCESSORS ${n})
+                         ENVIRONMENT "${ALRO_TEST_ENV}" PROCESSORS ${n}
+                         FAIL_REGULAR_EXPRESSION "\\[  PASSED  \\] 0 tests")
   endforeach()
 endfunction()
