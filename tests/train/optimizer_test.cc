@@ -6,11 +6,16 @@
 #include <cmath>
 #include <vector>
 
+#include "tests/train/test_util.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
 
 namespace alro::train {
 namespace {
+
+// One per test binary: the scratch directories go away at the end.
+const ::testing::Environment* const kCleanup =
+    ::testing::AddGlobalTestEnvironment(new testing_util::TempDirCleanup);
 
 // A replicated trainable parameter.
 core::ShardedParameter Param(const std::string& name, const at::Tensor& t, bool decay) {
