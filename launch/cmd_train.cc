@@ -130,7 +130,10 @@ int RunTrain(int argc, char** argv) {
     PrintPlan(*cfg, mpi.world_size());
     std::fflush(stdout);
   }
-  absl::StatusOr<dist::ProcessGrid> grid = dist::ProcessGrid::Create(MPI_COMM_WORLD, cfg->parallel.tensor_parallel);
+  absl::StatusOr<dist::BackendChoice> backend = dist::ParseBackendChoice(cfg->parallel.backend);
+  if (!backend.ok()) return report(backend.status());
+  absl::StatusOr<dist::ProcessGrid> grid =
+      dist::ProcessGrid::Create(MPI_COMM_WORLD, cfg->parallel.tensor_parallel, *backend);
   if (!grid.ok()) return report(grid.status());
   dist::Watchdog watchdog({.timeout_s = cfg->parallel.timeout_s, .rank = rank});
   train::TrainerOptions options;

@@ -151,9 +151,12 @@ absl::Status Trainer::Initialize() {
   if (resume) ALRO_RETURN_IF_ERROR(Restore(*resume));
 
   const std::vector<at::Tensor> all_params = Tensors(model_->ShardedParameters());
-  dist::BroadcastParameters(all_params, grid_.dp());
+  // Check before broadcasting: ranks whose shapes differ would otherwise fail
+  // inside the broadcast with an MPI truncation error instead of a message
+  // naming the rank that differs.
   ALRO_RETURN_IF_ERROR(dist::CheckConsistency(grid_.world(), config::ConfigHash(config_), all_params,
                                               crc32c::Value(data_hash_), grid_.tp_rank()));
+  dist::BroadcastParameters(all_params, grid_.dp());
   grad_sync_ = std::make_unique<dist::GradientSynchronizer>(
       Tensors(trainable_), grid_.dp(), static_cast<size_t>(config_.parallel.bucket_mb * kBytesPerMiB));
   if (config_.parallel.overlap_grad_reduce) grad_sync_->EnableOverlap();
