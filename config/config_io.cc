@@ -397,14 +397,6 @@ absl::Status ValidateConfig(const Config& config, const ValidationContext& conte
     fail(absl::StrCat("model head dimension hidden_size/num_heads = ", m.hidden_size / m.num_heads, " is odd"),
          "rotary embeddings need an even head dimension");
   }
-  if (m.lora.enabled && tp > 1) {
-    // Guard against a known bug rather than train silently on wrong gradients:
-    // the replicated LoRA A matrices of column-parallel projections get wrong
-    // gradients at tensor_parallel > 1 (tests/core/decoder_parallel_test.cc).
-    fail(absl::StrCat("model.lora.enabled with parallel.tensor_parallel = ", tp,
-                      " is not supported yet (LoRA gradients are wrong when the projections are split)"),
-         "use parallel.tensor_parallel=1 with LoRA (a 7B model in bf16 fits one GPU), or full fine-tuning");
-  }
   if (m.lora.enabled && !m.pretrained.empty() && m.lora.targets.empty()) {
     fail("model.lora.targets is empty while LoRA is enabled", "list at least one projection, e.g. [q_proj, v_proj]");
   }

@@ -94,16 +94,6 @@ TEST(Config, TensorParallelMustDivideHeads) {
   ExpectError(ValidateConfig(*cfg, {.world_size = 3, .check_paths = false}), {"does not divide model.num_heads (4)"});
 }
 
-TEST(Config, LoraWithTensorParallelIsRefused) {
-  absl::StatusOr<Config> cfg =
-      ParseConfig("model:\n  lora:\n    enabled: true\nparallel:\n  tensor_parallel: 2\n", "t.yaml");
-  ASSERT_TRUE(cfg.ok());
-  ExpectError(ValidateConfig(*cfg, {.world_size = 2, .check_paths = false}),
-              {"model.lora.enabled with parallel.tensor_parallel = 2", "HINT"});
-  cfg->parallel.tensor_parallel = 1;
-  EXPECT_TRUE(ValidateConfig(*cfg, {.world_size = 2, .check_paths = false}).ok());
-}
-
 TEST(Config, GridMustMatchWorld) {
   absl::StatusOr<Config> cfg = ParseConfig("parallel:\n  tensor_parallel: 2\n  data_parallel: 2\n", "t.yaml");
   ASSERT_TRUE(cfg.ok());
