@@ -93,6 +93,10 @@ class Decoder : public torch::nn::Module {
   dist::ProcessGrid& grid() { return grid_; }
   at::ScalarType compute_dtype() const { return dtype_; }
   int64_t num_layers() const { return static_cast<int64_t>(layers_.size()); }
+  /// The CPU generator of every LoRA dropout mask of this rank (seeded from
+  /// model.seed and the data-parallel rank). Checkpoint its state to resume a
+  /// run with lora.dropout > 0 exactly.
+  at::Generator& dropout_generator() { return dropout_rng_; }
 
  private:
   at::Tensor RunLayers(at::Tensor h, int64_t start, KVCache* cache);

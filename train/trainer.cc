@@ -74,15 +74,19 @@ std::string FormatDuration(double seconds) {
   return absl::StrFormat("%ds", s);
 }
 
-std::string RngStateBytes() {
-  const at::Tensor state = at::detail::getDefaultCPUGenerator().get_state().contiguous();
+// Per-rank state blobs of a checkpoint: torch's default CPU generator, and
+// the LoRA dropout generator (core::Decoder::dropout_generator()).
+constexpr const char* kRngStateKey = "rng";
+constexpr const char* kDropoutRngStateKey = "lora_dropout_rng";
+
+std::string GeneratorStateBytes(const at::Generator& gen) {
+  const at::Tensor state = gen.get_state().contiguous();
   return std::string(reinterpret_cast<const char*>(state.data_ptr<uint8_t>()), state.numel());
 }
 
-void SetRngStateBytes(const std::string& bytes) {
+void SetGeneratorStateBytes(at::Generator& gen, const std::string& bytes) {
   at::Tensor state = at::empty({static_cast<int64_t>(bytes.size())}, at::kByte);
   std::memcpy(state.data_ptr<uint8_t>(), bytes.data(), bytes.size());
-  at::Generator gen = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(gen.mutex());
   gen.set_state(state);
 }
@@ -187,14 +191,29 @@ absl::Status Trainer::Restore(const std::string& dir) {
   step_ = reader.step();
   const nlohmann::json& extra = reader.manifest().value("extra", nlohmann::json::object());
   optimizer_->set_step_count(extra.value("optimizer_steps", step_));
-  ALRO_ASSIGN_OR_RETURN(std::string rng, reader.RankState("rng", grid_.world_rank()));
-  SetRngStateBytes(rng);
+  ALRO_ASSIGN_OR_RETURN(std::string rng, reader.RankState(kRngStateKey, grid_.world_rank()));
+  at::Generator default_generator = at::detail::getDefaultCPUGenerator();
+  SetGeneratorStateBytes(default_generator, rng);
   const std::string saved_hash = reader.manifest().value("data_manifest_hash", "");
   if (saved_hash != data_hash_) {
     ALRO_LOG(WARNING) << "resume: the checkpoint was written for data " << saved_hash << ", data.dir now has "
                       << data_hash_ << " (continuing on the new data)";
   }
   const nlohmann::json& grid = reader.manifest().value("grid", nlohmann::json::object());
+  // LoRA dropout masks continue exactly only at the saved shape: each
+  // data-parallel rank has its own stream, and a row-parallel mask covers
+  // this rank's slice of the input. At another shape the generators keep
+  // their fresh seeds (model.seed and the new dp rank).
+  const bool same_shape = grid.value("data_parallel", 0) == grid_.dp_size() &&
+                          grid.value("tensor_parallel", 0) == grid_.tp_size();
+  const std::vector<std::string> keys = reader.RankStateKeys(grid_.world_rank());
+  if (same_shape && std::find(keys.begin(), keys.end(), kDropoutRngStateKey) != keys.end()) {
+    ALRO_ASSIGN_OR_RETURN(std::string dropout_rng, reader.RankState(kDropoutRngStateKey, grid_.world_rank()));
+    SetGeneratorStateBytes(model_->dropout_generator(), dropout_rng);
+  } else if (config_.model.lora.enabled && config_.model.lora.dropout > 0) {
+    ALRO_LOG(INFO) << "resume: LoRA dropout masks restart from model.seed (the checkpoint has another "
+                      "parallel shape), so this run will not repeat an uninterrupted one bit for bit";
+  }
   ALRO_LOG(INFO) << "resumed from " << dir << " at step " << step_ << " (saved at dp "
                  << grid.value("data_parallel", 0) << " x tp " << grid.value("tensor_parallel", 0) << ", now dp "
                  << grid_.dp_size() << " x tp " << grid_.tp_size() << ") in "
@@ -391,7 +410,8 @@ absl::StatusOr<std::string> Trainer::SaveCheckpointNow() {
   contents.tensors = model_->ShardedParameters();
   for (core::ShardedParameter& s : optimizer_->StateShards()) contents.tensors.push_back(std::move(s));
   contents.rank_state["loader"] = loader_->State();
-  contents.rank_state["rng"] = RngStateBytes();
+  contents.rank_state[kRngStateKey] = GeneratorStateBytes(at::detail::getDefaultCPUGenerator());
+  contents.rank_state[kDropoutRngStateKey] = GeneratorStateBytes(model_->dropout_generator());
   contents.config_yaml = config::ConfigToYaml(config_);
   contents.config_hash = config::ConfigHash(config_);
   contents.data_manifest_hash = data_hash_;

@@ -1,9 +1,11 @@
 // tests/train/trainer_test.cc: the training loop under mpirun.
 //
 //  * every (dp x tp) shape that fits in the job gives the losses of a
-//    single-process run (1x1), step by step, within 1e-5;
+//    single-process run (1x1), step by step, within 1e-5, for full
+//    fine-tuning and for LoRA on every projection;
 //  * N steps + checkpoint + resume + N steps == 2N uninterrupted steps, also
-//    when the checkpoint was saved at tensor-parallel 2 and resumed at 1;
+//    when the checkpoint was saved at tensor-parallel 2 and resumed at 1, and
+//    with LoRA dropout (its generator is checkpointed);
 //  * a NaN injected into one rank's loss stops every rank with a report
 //    naming the step and the term (and skips the step under on_nan=skip);
 //  * evaluation returns permutations and metrics; the Hugging Face export
@@ -81,8 +83,22 @@ void OnSubgrid(int dp, int tp, Fn fn) {
   MPI_Barrier(MPI_COMM_WORLD);
 }
 
-config::Config ConfigFor(int dp, int tp) {
+// What is trained: the whole model, or LoRA adapters on every projection of
+// a frozen random base (with `lora_dropout` on their inputs).
+struct ModelVariant {
+  bool lora = false;
+  double lora_dropout = 0.0;
+};
+
+config::Config ConfigFor(int dp, int tp, ModelVariant variant = {}) {
   config::Config c = testing_util::TinyTrainConfig(DataDir());
+  if (variant.lora) {
+    c.model.lora.enabled = true;
+    c.model.lora.rank = 4;
+    c.model.lora.alpha = 8.0;
+    c.model.lora.dropout = variant.lora_dropout;
+    c.model.lora.targets = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+  }
   c.parallel.tensor_parallel = tp;
   c.parallel.data_parallel = 0;
   config::ResolveDerived(&c, dp * tp);
@@ -112,11 +128,15 @@ std::vector<double> Flatten(const std::vector<StepStats>& history) {
   return out;
 }
 
-TEST(MpiTrainer, EveryParallelShapeGivesTheSingleProcessLosses) {
+class MpiTrainerShapes : public ::testing::TestWithParam<bool> {};
+
+// Full fine-tuning (false) and LoRA on every projection (true).
+TEST_P(MpiTrainerShapes, EveryParallelShapeGivesTheSingleProcessLosses) {
   ASSERT_FALSE(DataDir().empty());
+  const ModelVariant variant{.lora = GetParam()};
   std::vector<double> reference;
   OnSubgrid(1, 1, [&](dist::ProcessGrid& grid) {
-    config::Config c = ConfigFor(1, 1);
+    config::Config c = ConfigFor(1, 1, variant);
     absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(c, grid, QuietOptions());
     ASSERT_TRUE(trainer.ok()) << trainer.status();
     for (int64_t s = 0; s < kSteps; ++s) ASSERT_TRUE((*trainer)->Step().ok());
@@ -131,7 +151,7 @@ TEST(MpiTrainer, EveryParallelShapeGivesTheSingleProcessLosses) {
     if (dp * tp > WorldSize()) continue;
     SCOPED_TRACE(absl::StrCat("dp ", dp, " x tp ", tp));
     OnSubgrid(dp, tp, [&](dist::ProcessGrid& grid) {
-      absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(ConfigFor(dp, tp), grid, QuietOptions());
+      absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(ConfigFor(dp, tp, variant), grid, QuietOptions());
       ASSERT_TRUE(trainer.ok()) << trainer.status();
       for (int64_t s = 0; s < kSteps; ++s) ASSERT_TRUE((*trainer)->Step().ok());
       const std::vector<double> got = Flatten((*trainer)->history());
@@ -144,13 +164,18 @@ TEST(MpiTrainer, EveryParallelShapeGivesTheSingleProcessLosses) {
   }
 }
 
+INSTANTIATE_TEST_SUITE_P(FullAndLora, MpiTrainerShapes, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "lora" : "full"; });
+
 // N steps, save, a new trainer resumes (at `resume_dp` x `resume_tp`), N more
 // steps: the same losses as 2N steps in one go.
-void CheckResume(int save_dp, int save_tp, int resume_dp, int resume_tp, const std::string& tag) {
+void CheckResume(int save_dp, int save_tp, int resume_dp, int resume_tp, const std::string& tag,
+                 ModelVariant variant = {}) {
   const std::string ckpt = testing_util::SharedTempDir(tag);
   std::vector<double> uninterrupted;
   OnSubgrid(1, 1, [&](dist::ProcessGrid& grid) {
-    absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(ConfigFor(1, 1), grid, QuietOptions());
+    absl::StatusOr<std::unique_ptr<Trainer>> trainer =
+        Trainer::Create(ConfigFor(1, 1, variant), grid, QuietOptions());
     ASSERT_TRUE(trainer.ok()) << trainer.status();
     for (int64_t s = 0; s < 2 * kSteps; ++s) ASSERT_TRUE((*trainer)->Step().ok());
     uninterrupted = Flatten((*trainer)->history());
@@ -158,7 +183,7 @@ void CheckResume(int save_dp, int save_tp, int resume_dp, int resume_tp, const s
   const size_t per_step = 6;
   uninterrupted = BroadcastFromRoot(uninterrupted, 2 * kSteps * per_step);
   OnSubgrid(save_dp, save_tp, [&](dist::ProcessGrid& grid) {
-    config::Config c = ConfigFor(save_dp, save_tp);
+    config::Config c = ConfigFor(save_dp, save_tp, variant);
     c.checkpoint.dir = ckpt;
     absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(c, grid, QuietOptions());
     ASSERT_TRUE(trainer.ok()) << trainer.status();
@@ -166,7 +191,7 @@ void CheckResume(int save_dp, int save_tp, int resume_dp, int resume_tp, const s
     ASSERT_TRUE((*trainer)->SaveCheckpointNow().ok());
   });
   OnSubgrid(resume_dp, resume_tp, [&](dist::ProcessGrid& grid) {
-    config::Config c = ConfigFor(resume_dp, resume_tp);
+    config::Config c = ConfigFor(resume_dp, resume_tp, variant);
     c.checkpoint.dir = ckpt;
     c.checkpoint.resume = "auto";
     absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(c, grid, QuietOptions());
@@ -186,6 +211,13 @@ void CheckResume(int save_dp, int save_tp, int resume_dp, int resume_tp, const s
 TEST(MpiTrainer, SaveAndResumeEqualsUninterruptedTraining) {
   ASSERT_FALSE(DataDir().empty());
   CheckResume(1, 1, 1, 1, "resume_1x1");
+}
+
+// LoRA dropout draws from a generator of its own; the checkpoint carries its
+// state, so the masks after the resume are those of the uninterrupted run.
+TEST(MpiTrainer, LoraDropoutResumesExactly) {
+  ASSERT_FALSE(DataDir().empty());
+  CheckResume(1, 1, 1, 1, "resume_lora_dropout", ModelVariant{.lora = true, .lora_dropout = 0.2});
 }
 
 TEST(MpiTrainer, TensorParallelTwoCheckpointResumesAtOne) {
