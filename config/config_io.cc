@@ -397,6 +397,10 @@ absl::Status ValidateConfig(const Config& config, const ValidationContext& conte
     fail(absl::StrCat("model head dimension hidden_size/num_heads = ", m.hidden_size / m.num_heads, " is odd"),
          "rotary embeddings need an even head dimension");
   }
+  if (config.parallel.device == "cuda" && config.parallel.backend == "mpi") {
+    fail("parallel.backend mpi cannot carry CUDA tensors (parallel.device is cuda)",
+         "use parallel.backend=auto or nccl on GPUs (NCCL carries the tensors; MPI only starts the job)");
+  }
   if (m.lora.enabled && !m.pretrained.empty() && m.lora.targets.empty()) {
     fail("model.lora.targets is empty while LoRA is enabled", "list at least one projection, e.g. [q_proj, v_proj]");
   }

@@ -10,8 +10,8 @@
 
 namespace alro::core {
 
-at::Tensor CausalMask(int64_t t, int64_t start) {
-  const at::TensorOptions i64 = at::TensorOptions().dtype(at::kLong);
+at::Tensor CausalMask(int64_t t, int64_t start, c10::Device device) {
+  const at::TensorOptions i64 = at::TensorOptions().dtype(at::kLong).device(device);
   const at::Tensor query_pos = at::arange(start, start + t, i64).unsqueeze(1);
   const at::Tensor key_pos = at::arange(start + t, i64).unsqueeze(0);
   return key_pos > query_pos;

@@ -24,7 +24,7 @@ namespace alro::core {
 
 /// Causal mask for `t` new queries at positions [start, start + t) over keys
 /// [0, start + t): true where the key is in the future (to be masked).
-at::Tensor CausalMask(int64_t t, int64_t start);
+at::Tensor CausalMask(int64_t t, int64_t start, c10::Device device);
 
 /// Scaled-dot-product attention with grouped query heads, computed in float32
 /// softmax: q [B, H, T, D], k/v [B, KV, S, D], mask [T, S] (true = masked)

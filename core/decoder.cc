@@ -98,6 +98,12 @@ Decoder::Decoder(const config::ModelConfig& model, dist::ProcessGrid& grid, bool
 
 at::Tensor Decoder::Forward(const at::Tensor& tokens) { return Forward(tokens, nullptr); }
 
+void Decoder::To(c10::Device device) {
+  to(device);
+  rope_.To(device);
+  device_ = device;
+}
+
 at::Tensor Decoder::Forward(const at::Tensor& tokens, KVCache* cache) {
   ALRO_CHECK(tokens.dim() == 2 && tokens.scalar_type() == at::kLong, "tokens must be [B, T] int64");
   if (tokens.numel() > 0) {
@@ -106,14 +112,14 @@ at::Tensor Decoder::Forward(const at::Tensor& tokens, KVCache* cache) {
                config_.vocab_size, " (model.vocab_size too small for the tokenizer?)");
   }
   const int64_t start = cache != nullptr ? cache->length : 0;
-  at::Tensor h = embed_tokens_->Forward(tokens, dtype_);
+  at::Tensor h = embed_tokens_->Forward(tokens.to(device_), dtype_);
   h = RunLayers(h, start, cache);
   if (cache != nullptr) cache->length += tokens.size(1);
   return norm_->Forward(h);
 }
 
 at::Tensor Decoder::RunLayers(at::Tensor h, int64_t start, KVCache* cache) {
-  const at::Tensor mask = CausalMask(h.size(1), start);
+  const at::Tensor mask = CausalMask(h.size(1), start, h.device());
   const bool checkpoint =
       config_.activation_checkpointing && is_training() && at::GradMode::is_enabled() && cache == nullptr;
   if (checkpoint && !h.requires_grad()) {
@@ -143,7 +149,8 @@ at::Tensor Decoder::LocalLogits(const at::Tensor& hidden) {
   at::Tensor logits = at::matmul(x, w.to(x.scalar_type()).t()).to(at::kFloat);
   const int64_t valid = config_.vocab_size - vocab_start();
   if (valid < vocab_shard_size()) {
-    const at::Tensor padding = at::arange(vocab_shard_size(), at::TensorOptions().dtype(at::kLong)) >= valid;
+    const at::Tensor padding =
+        at::arange(vocab_shard_size(), at::TensorOptions().dtype(at::kLong).device(logits.device())) >= valid;
     logits = logits.masked_fill(padding, -std::numeric_limits<float>::infinity());
   }
   return logits;
@@ -221,8 +228,9 @@ KVCache Decoder::NewKVCache(int64_t batch, int64_t capacity) const {
   const int64_t head_dim = config_.hidden_size / config_.num_heads;
   const int64_t local_kv = config_.num_kv_heads / grid_.tp_size();
   for (size_t i = 0; i < layers_.size(); ++i) {
-    cache.keys.push_back(at::zeros({batch, local_kv, capacity, head_dim}, at::TensorOptions().dtype(dtype_)));
-    cache.values.push_back(at::zeros({batch, local_kv, capacity, head_dim}, at::TensorOptions().dtype(dtype_)));
+    const at::TensorOptions options = at::TensorOptions().dtype(dtype_).device(device_);
+    cache.keys.push_back(at::zeros({batch, local_kv, capacity, head_dim}, options));
+    cache.values.push_back(at::zeros({batch, local_kv, capacity, head_dim}, options));
   }
   return cache;
 }

@@ -52,6 +52,12 @@ class Decoder : public torch::nn::Module {
   /// are zero (use it when a checkpoint is loaded next, to save time).
   Decoder(const config::ModelConfig& model, dist::ProcessGrid& grid, bool random_init = true);
 
+  /// Moves the weights (the tensors of ShardedParameters() stay valid) and
+  /// the RoPE tables to `device`; call before creating the optimizer.
+  void To(c10::Device device);
+  /// The device of the weights and of every output.
+  c10::Device device() const { return device_; }
+
   /// tokens [B, T] int64 in [0, vocab_size) -> final hidden states [B, T, H]
   /// (after the final norm) in the compute dtype, replicated on the
   /// tensor-parallel ranks. Right padding is harmless (causal attention).
@@ -104,6 +110,7 @@ class Decoder : public torch::nn::Module {
   config::ModelConfig config_;
   dist::ProcessGrid& grid_;
   at::ScalarType dtype_;
+  c10::Device device_ = c10::Device(c10::kCPU);
   at::Generator dropout_rng_;
   RotaryEmbedding rope_;
   std::shared_ptr<torch::nn::Module> model_;

@@ -15,12 +15,13 @@ DecodedPermutations ConstrainedGreedyDecode(Decoder& model, const at::Tensor& pr
   at::NoGradGuard no_grad;
   const int64_t b = prompts.size(0), t = prompts.size(1), m = identifier_ids.size(1);
   const int64_t per_step = 1 + static_cast<int64_t>(separator.size());
-  const at::Tensor ids = identifier_ids.to(at::kLong);
+  const at::Tensor ids = identifier_ids.to(model.device(), at::kLong);
   KVCache cache = model.NewKVCache(b, t + m * per_step);
   at::Tensor hidden = model.Forward(prompts.to(at::kLong), &cache);
-  at::Tensor written = at::zeros({b, m}, at::TensorOptions().dtype(at::kBool));
+  at::Tensor written = at::zeros({b, m}, at::TensorOptions().dtype(at::kBool).device(model.device()));
   const int64_t sep_len = static_cast<int64_t>(separator.size());
-  const at::Tensor sep = at::tensor(separator, at::TensorOptions().dtype(at::kLong)).view({1, sep_len}).expand({b, sep_len});
+  const at::Tensor sep =
+      at::tensor(separator, at::TensorOptions().dtype(at::kLong)).to(model.device()).view({1, sep_len}).expand({b, sep_len});
   DecodedPermutations result;
   result.order.assign(b, {});
   std::vector<at::Tensor> steps;
@@ -31,12 +32,13 @@ DecodedPermutations ConstrainedGreedyDecode(Decoder& model, const at::Tensor& pr
     const at::Tensor choice =
         scores.masked_fill(written, -std::numeric_limits<float>::infinity()).argmax(-1);  // [B]
     written.scatter_(1, choice.unsqueeze(1), true);
-    for (int64_t i = 0; i < b; ++i) result.order[i].push_back(choice[i].item<int64_t>());
+    const at::Tensor chosen = choice.cpu();
+    for (int64_t i = 0; i < b; ++i) result.order[i].push_back(chosen[i].item<int64_t>());
     if (k + 1 == m) break;
     const at::Tensor next = at::cat({ids.gather(1, choice.unsqueeze(1)), sep}, 1);  // [B, per_step]
     hidden = model.Forward(next, &cache);
   }
-  result.step_logits = at::stack(steps, 1);
+  result.step_logits = at::stack(steps, 1).cpu();
   return result;
 }
 
@@ -45,7 +47,9 @@ at::Tensor ScoreFirstSlot(Decoder& model, const at::Tensor& tokens, const at::Te
   ALRO_CHECK(first_answer_position.dim() == 1 && first_answer_position.size(0) == tokens.size(0),
              "first_answer_position must be [B]");
   const at::Tensor hidden = model.Forward(tokens.to(at::kLong));
-  return SlotIdentifierLogits(model, hidden, first_answer_position.view({-1, 1}), identifier_ids).squeeze(1);
+  return SlotIdentifierLogits(model, hidden, first_answer_position.to(model.device()).view({-1, 1}),
+                              identifier_ids.to(model.device()))
+      .squeeze(1);
 }
 
 }  // namespace alro::core

@@ -24,8 +24,9 @@ namespace alro::core {
 struct DecodedPermutations {
   /// [B][m]: order[b][k] = the slot whose identifier was written k-th.
   std::vector<std::vector<int64_t>> order;
-  /// [B, m, m] float32: the identifier logits at each answer slot, as the
-  /// model saw them (before masking the identifiers already written).
+  /// [B, m, m] float32 on the CPU: the identifier logits at each answer
+  /// slot, as the model saw them (before masking the identifiers already
+  /// written).
   at::Tensor step_logits;
 };
 

@@ -16,6 +16,11 @@ RotaryEmbedding::RotaryEmbedding(int64_t head_dim, int64_t max_positions, double
   sin_ = angles.sin().to(at::kFloat);
 }
 
+void RotaryEmbedding::To(c10::Device device) {
+  cos_ = cos_.to(device);
+  sin_ = sin_.to(device);
+}
+
 at::Tensor RotaryEmbedding::Apply(const at::Tensor& x, int64_t start) const {
   const int64_t t = x.size(1);
   ALRO_CHECK(start >= 0 && start + t <= max_positions_, "positions [", start, ", ", start + t,

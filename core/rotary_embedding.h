@@ -23,6 +23,9 @@ class RotaryEmbedding {
 
   int64_t max_positions() const { return max_positions_; }
 
+  /// Moves the tables to `device` (Apply wants x on the same device).
+  void To(c10::Device device);
+
  private:
   int64_t head_dim_, max_positions_;
   at::Tensor cos_, sin_;  // [max_positions, head_dim/2] float32

@@ -2,6 +2,7 @@
 // collectives declared in communicator.h.
 #include "distributed/communicator.h"
 
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -113,8 +114,6 @@ CollectiveBackend& Communicator::BackendFor(const at::Tensor& t) {
     return *nccl_;
   }
   ALRO_CHECK(t.device().is_cpu(), "collectives support CPU and CUDA tensors, got ", t.device().str());
-  ALRO_CHECK(choice_ != BackendChoice::kNccl,
-             "CPU tensor on communicator ", name_, " with parallel.backend nccl; use auto or mpi");
   return *mpi_;
 }
 
@@ -202,6 +201,41 @@ void Communicator::Barrier() {
   ScopedWatch watch(absl::StrCat("Barrier on ", name_, " [rank ", rank_, " of ", size_, "]"));
   // A host-side barrier: it orders the ranks' CPU threads, not queued GPU work.
   mpi_->Barrier();
+}
+
+std::vector<std::string> AllGatherStrings(Communicator& comm, const std::vector<std::string>& local) {
+  // Each rank packs [count][length, bytes]... into one int8 row; rows are
+  // padded to the longest and gathered. Lengths are int64 in host order
+  // (every rank of a job runs the same binary).
+  std::string packed;
+  auto put = [&packed](int64_t v) { packed.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
+  put(static_cast<int64_t>(local.size()));
+  for (const std::string& s : local) {
+    put(static_cast<int64_t>(s.size()));
+    packed += s;
+  }
+  at::Tensor width = at::full({1}, static_cast<int64_t>(packed.size()), at::kLong);
+  comm.AllReduce(width, ReduceOp::kMax);
+  at::Tensor row = at::zeros({1, width.item<int64_t>()}, at::kByte);
+  std::memcpy(row.data_ptr<uint8_t>(), packed.data(), packed.size());
+  const at::Tensor rows = comm.AllGather(row, 0).contiguous();
+  std::vector<std::string> out;
+  for (int64_t r = 0; r < rows.size(0); ++r) {
+    const char* p = reinterpret_cast<const char*>(rows[r].data_ptr<uint8_t>());
+    auto get = [&p]() {
+      int64_t v;
+      std::memcpy(&v, p, sizeof(v));
+      p += sizeof(v);
+      return v;
+    };
+    const int64_t count = get();
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t length = get();
+      out.emplace_back(p, static_cast<size_t>(length));
+      p += length;
+    }
+  }
+  return out;
 }
 
 }  // namespace alro::dist

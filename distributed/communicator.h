@@ -46,7 +46,9 @@ const char* ReduceOpName(ReduceOp op);
 enum class BackendChoice {
   kAuto,  ///< NCCL for CUDA tensors (when built with NCCL), MPI for CPU tensors
   kMpi,   ///< MPI only (CUDA tensors are rejected)
-  kNccl,  ///< NCCL only (CPU tensors are rejected); requires a build with NCCL
+  /// NCCL for CUDA tensors, required (a build without NCCL refuses it); the
+  /// job's small CPU control messages (flags, counters) still go over MPI.
+  kNccl,
 };
 
 /// Parses config key parallel.backend ("auto", "mpi" or "nccl").
@@ -135,5 +137,10 @@ class Communicator {
   std::unique_ptr<CollectiveBackend> mpi_;
   std::unique_ptr<CollectiveBackend> nccl_;  // created on first CUDA collective
 };
+
+/// Every rank's `local` strings, concatenated in rank order (ranks may pass
+/// different counts and lengths); the same result on every rank. For small
+/// text results (example ids, JSON answers), not for bulk data.
+std::vector<std::string> AllGatherStrings(Communicator& comm, const std::vector<std::string>& local);
 
 }  // namespace alro::dist

@@ -20,6 +20,7 @@
 #include "data/dataset.h"
 #include "data/eval_reader.h"
 #include "data/loader.h"
+#include "distributed/device.h"
 #include "distributed/process_grid.h"
 #include "distributed/runtime.h"
 #include "launch/command_util.h"
@@ -166,7 +167,10 @@ int RunEval(int argc, char** argv) {
   if (!cfg.ok()) return ReportStatus("eval", cfg.status());
   absl::StatusOr<dist::ProcessGrid> grid = dist::ProcessGrid::Create(MPI_COMM_WORLD, *tp);
   if (!grid.ok()) return ReportStatus("eval", grid.status());
-  absl::StatusOr<std::shared_ptr<core::Decoder>> model = train::LoadModelFromCheckpoint(*reader, cfg->model, *grid);
+  absl::StatusOr<c10::Device> device = dist::SelectDevice(cfg->parallel.device, mpi.local_rank());
+  if (!device.ok()) return ReportStatus("eval", device.status());
+  absl::StatusOr<std::shared_ptr<core::Decoder>> model =
+      train::LoadModelFromCheckpoint(*reader, cfg->model, *grid, *device);
   if (!model.ok()) return ReportStatus("eval", model.status());
   absl::StatusOr<std::shared_ptr<const data::PromptRenderer>> renderer = data::OpenRenderer(*cfg);
   if (!renderer.ok()) return ReportStatus("eval", renderer.status());

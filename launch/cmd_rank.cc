@@ -12,7 +12,11 @@
 // answer slot. --bootstrap B ranks B random presentation orders of each list
 // and orders the candidates by their mean position (the costly remedy for
 // position bias that PSL training makes unnecessary; kept for comparison).
-// Tensor-parallel ranks (under mpirun, --tp) decode together; rank 0 writes.
+// Under mpirun the job is data-parallel x --tp: the tensor-parallel ranks of
+// a replica decode together, replica r takes requests r, r + dp, r + 2 dp, ...
+// and world rank 0 writes every answer in input order. Each request's
+// bootstrap orders come from (--seed, its line number), so answers do not
+// depend on the job's shape.
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -28,6 +32,7 @@
 #include "common/status.h"
 #include "data/list_example.pb.h"
 #include "data/loader.h"
+#include "distributed/device.h"
 #include "distributed/process_grid.h"
 #include "distributed/runtime.h"
 #include "launch/command_util.h"
@@ -147,7 +152,7 @@ int RunRank(int argc, char** argv) {
       .Flag("mode", "decode", "decode (constrained greedy decoding) | single_step (first-slot scores)")
       .Flag("bootstrap", "0", "rank B random presentation orders and aggregate by mean position (0 = off)")
       .Flag("seed", "1", "seed of the bootstrap orders")
-      .Flag("tp", "1", "tensor-parallel size (run under mpirun with that many ranks)")
+      .Flag("tp", "1", "tensor-parallel size; under mpirun -np N the N / tp replicas share the requests")
       .Repeated("set", "override a key of the checkpoint's configuration, e.g. --set data.dir=...");
   if (int code = ParseOrExit(command_line, argc, argv); code >= 0) return code;
   if (command_line.Get("checkpoint").empty() || command_line.Get("input").empty()) {
@@ -162,10 +167,10 @@ int RunRank(int argc, char** argv) {
   if (!mode.ok()) return ReportStatus("rank", mode.status());
 
   dist::MpiRuntime mpi(&argc, &argv);
-  if (mpi.world_size() != *tp) {
-    return ReportStatus("rank", InvalidArgument(absl::StrCat("alro rank runs on exactly --tp ranks; the job has ",
-                                                             mpi.world_size()),
-                                                "start it with mpirun -np <tp>, or alone for --tp 1"));
+  if (mpi.world_size() % *tp != 0) {
+    return ReportStatus("rank", InvalidArgument(absl::StrCat("--tp ", *tp, " does not divide the job's ",
+                                                             mpi.world_size(), " ranks"),
+                                                "start it with mpirun -np <a multiple of tp>"));
   }
   std::string dir = command_line.Get("checkpoint");
   if (!PathExists(JoinPath(dir, "manifest.json"))) {
@@ -179,20 +184,20 @@ int RunRank(int argc, char** argv) {
   if (!cfg.ok()) return ReportStatus("rank", cfg.status());
   absl::StatusOr<dist::ProcessGrid> grid = dist::ProcessGrid::Create(MPI_COMM_WORLD, *tp);
   if (!grid.ok()) return ReportStatus("rank", grid.status());
-  absl::StatusOr<std::shared_ptr<core::Decoder>> model = train::LoadModelFromCheckpoint(*reader, cfg->model, *grid);
+  absl::StatusOr<c10::Device> device = dist::SelectDevice(cfg->parallel.device, mpi.local_rank());
+  if (!device.ok()) return ReportStatus("rank", device.status());
+  absl::StatusOr<std::shared_ptr<core::Decoder>> model =
+      train::LoadModelFromCheckpoint(*reader, cfg->model, *grid, *device);
   if (!model.ok()) return ReportStatus("rank", model.status());
   absl::StatusOr<std::shared_ptr<const data::PromptRenderer>> renderer = data::OpenRenderer(*cfg);
   if (!renderer.ok()) return ReportStatus("rank", renderer.status());
   absl::StatusOr<std::string> input = ReadFileToString(command_line.Get("input"));
   if (!input.ok()) return ReportStatus("rank", input.status());
 
-  const bool leader = mpi.world_rank() == 0;
-  std::ofstream file;
-  const bool to_stdout = command_line.Get("output") == "-";
-  if (leader && !to_stdout) file.open(command_line.Get("output"));
-  std::ostream& out = to_stdout ? std::cout : file;
+  // Every rank parses every request, so a bad line fails on all ranks alike.
   const std::vector<std::string>& identifiers = cfg->prompt.identifiers;
-  std::mt19937_64 rng(static_cast<uint64_t>(*seed));
+  std::vector<Request> requests;
+  std::vector<size_t> line_numbers;
   size_t line_number = 0, start = 0;
   while (start < input->size()) {
     size_t end = input->find('\n', start);
@@ -201,22 +206,56 @@ int RunRank(int argc, char** argv) {
     start = end + 1;
     ++line_number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = absl::StrCat(command_line.Get("input"), ":", line_number);
-    absl::StatusOr<Request> request = ParseRequest(line, where, identifiers.size());
+    absl::StatusOr<Request> request =
+        ParseRequest(line, absl::StrCat(command_line.Get("input"), ":", line_number), identifiers.size());
     if (!request.ok()) return ReportStatus("rank", request.status());
+    requests.push_back(std::move(*request));
+    line_numbers.push_back(line_number);
+  }
+
+  // This replica's share, as JSON answer lines.
+  const size_t dp = static_cast<size_t>(grid->dp_size());
+  std::vector<std::string> answers;
+  absl::Status failure;
+  for (size_t i = static_cast<size_t>(grid->dp_rank()); i < requests.size(); i += dp) {
+    const Request& request = requests[i];
+    std::seed_seq request_seed{static_cast<uint64_t>(*seed), static_cast<uint64_t>(line_numbers[i])};
+    std::mt19937_64 rng(request_seed);
     absl::StatusOr<std::vector<std::pair<int64_t, double>>> ranked =
-        RankRequest(**model, **renderer, *request, *mode, *bootstrap, rng);
-    if (!ranked.ok()) return ReportStatus("rank", Annotate(ranked.status(), where));
-    if (!leader) continue;
+        RankRequest(**model, **renderer, request, *mode, *bootstrap, rng);
+    if (!ranked.ok()) {
+      failure = Annotate(ranked.status(), absl::StrCat(command_line.Get("input"), ":", line_numbers[i]));
+      break;
+    }
     nlohmann::json ranking = nlohmann::json::array();
     for (const auto& [candidate, score] : *ranked) {
       ranking.push_back(
-          {{"candidate", request->candidate_ids[candidate]}, {"identifier", identifiers[candidate]}, {"score", score}});
+          {{"candidate", request.candidate_ids[candidate]}, {"identifier", identifiers[candidate]}, {"score", score}});
     }
-    out << nlohmann::json{{"id", request->id}, {"ranking", ranking}}.dump() << "\n";
+    answers.push_back(nlohmann::json{{"id", request.id}, {"ranking", ranking}}.dump());
   }
+  // A replica that failed stops early; every rank learns it before the
+  // gather, so none waits for answers that will not come.
+  at::Tensor failed = at::full({1}, failure.ok() ? 0 : 1, at::kInt);
+  grid->world().AllReduce(failed, dist::ReduceOp::kMax);
+  if (!failure.ok()) return ReportStatus("rank", failure);
+  if (failed.item<int>() != 0) return kExitFailure;
+  // Replica r's answers are requests r, r + dp, ...: interleave them back.
+  const std::vector<std::string> gathered = dist::AllGatherStrings(grid->dp(), answers);
+  if (mpi.world_rank() != 0) return kExitOk;
+  std::vector<size_t> first_of_replica(dp + 1, 0);
+  for (size_t r = 0; r < dp; ++r) first_of_replica[r + 1] = first_of_replica[r] + (requests.size() + dp - 1 - r) / dp;
+  std::ofstream file;
+  const bool to_stdout = command_line.Get("output") == "-";
+  if (!to_stdout) file.open(command_line.Get("output"));
+  std::ostream& out = to_stdout ? std::cout : file;
+  for (size_t i = 0; i < requests.size(); ++i) out << gathered.at(first_of_replica[i % dp] + i / dp) << "\n";
   out.flush();
-  if (leader && !out) return ReportStatus("rank", absl::InternalError("cannot write " + command_line.Get("output")));
+  if (!out) {
+    return ReportStatus("rank", UserError(absl::StatusCode::kPermissionDenied,
+                                          "cannot write " + command_line.Get("output"),
+                                          "check that its directory exists and is writable"));
+  }
   return kExitOk;
 }
 

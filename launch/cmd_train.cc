@@ -138,6 +138,7 @@ int RunTrain(int argc, char** argv) {
   dist::Watchdog watchdog({.timeout_s = cfg->parallel.timeout_s, .rank = rank});
   train::TrainerOptions options;
   options.peak_flops_per_rank = *peak_tflops * 1e12;
+  options.local_rank = mpi.local_rank();
   absl::StatusOr<std::unique_ptr<train::Trainer>> trainer = train::Trainer::Create(*cfg, *grid, options);
   if (!trainer.ok()) return report(trainer.status());
   return report((*trainer)->Train());

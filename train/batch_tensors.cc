@@ -70,6 +70,15 @@ absl::StatusOr<BatchTensors> ToTensors(const data::Batch& batch, int64_t pad_id)
   return out;
 }
 
+BatchTensors ToDevice(const BatchTensors& batch, c10::Device device) {
+  BatchTensors out = batch;
+  for (at::Tensor* t : {&out.tokens, &out.answer_positions, &out.answer_targets, &out.identifier_ids, &out.ratings,
+                        &out.permutations, &out.weights}) {
+    *t = t->to(device);
+  }
+  return out;
+}
+
 at::Tensor HiddenAtAnswerSlots(const at::Tensor& hidden, const at::Tensor& answer_positions) {
   const at::Tensor index = (answer_positions - 1).unsqueeze(-1).expand({-1, -1, hidden.size(-1)});
   return hidden.gather(/*dim=*/1, index);

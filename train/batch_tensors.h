@@ -33,6 +33,9 @@ struct BatchTensors {
 /// followed by the same number P of copies.
 absl::StatusOr<BatchTensors> ToTensors(const data::Batch& batch, int64_t pad_id);
 
+/// The same tensors on `device` (counts unchanged).
+BatchTensors ToDevice(const BatchTensors& batch, c10::Device device);
+
 /// hidden [N, T, H] -> [N, m, H]: the hidden states that predict each answer
 /// slot, at positions answer_positions - 1 (the model predicts token t from
 /// position t - 1).

@@ -52,7 +52,7 @@ absl::StatusOr<std::vector<RankedList>> RankBatch(core::Decoder& model, const da
   }
   if (mode == RankMode::kSingleStep) {
     const at::Tensor scores = core::ScoreFirstSlot(model, t.tokens, t.answer_positions.select(1, 0), t.identifier_ids)
-                                  .to(at::kDouble)
+                                  .to(at::kCPU, at::kDouble)
                                   .contiguous();
     for (int64_t i = 0; i < n; ++i) {
       const double* s = scores.data_ptr<double>() + i * m;
@@ -109,7 +109,6 @@ absl::StatusOr<EvalResult> Evaluate(core::Decoder& model, const data::EvalReader
     const int64_t m = n > 0 ? static_cast<int64_t>(ranked[0].order.size()) : 0;
     at::Tensor local = at::zeros({n, 1 + 3 * m}, at::kDouble);
     auto acc = local.accessor<double, 2>();
-    int64_t id_bytes = 0;
     for (int64_t i = 0; i < n; ++i) {
       if (static_cast<int64_t>(ranked[i].order.size()) != m) {
         return absl::InvalidArgumentError(absl::StrCat("evaluation list ", ranked[i].example_id, " has ",
@@ -121,19 +120,13 @@ absl::StatusOr<EvalResult> Evaluate(core::Decoder& model, const data::EvalReader
         acc[i][1 + m + k] = static_cast<double>(ranked[i].order[k]);
         acc[i][1 + 2 * m + k] = ranked[i].scores[k];
       }
-      id_bytes = std::max<int64_t>(id_bytes, static_cast<int64_t>(ranked[i].example_id.size()));
     }
     const at::Tensor all = GatherRows(grid.dp(), local);
-    at::Tensor ids;
+    std::vector<std::string> ids;  // row i's example id, in the order of `all`
     if (settings.keep_rankings) {
-      // Example ids travel as zero-padded bytes, padded to the longest id.
-      at::Tensor width = at::full({1}, id_bytes, at::kLong);
-      grid.dp().AllReduce(width, dist::ReduceOp::kMax);
-      const int64_t w = std::max<int64_t>(1, width.item<int64_t>());
-      at::Tensor local_ids = at::zeros({n, w}, at::kByte);
-      for (int64_t i = 0; i < n; ++i)
-        std::memcpy(local_ids[i].data_ptr<uint8_t>(), ranked[i].example_id.data(), ranked[i].example_id.size());
-      ids = GatherRows(grid.dp(), local_ids);
+      std::vector<std::string> local_ids;
+      for (const RankedList& r : ranked) local_ids.push_back(r.example_id);
+      ids = dist::AllGatherStrings(grid.dp(), local_ids);
     }
     auto rows = all.accessor<double, 2>();
     for (int64_t i = 0; i < all.size(0); ++i) {
@@ -143,9 +136,7 @@ absl::StatusOr<EvalResult> Evaluate(core::Decoder& model, const data::EvalReader
       metrics.AddList(labels);
       if (!settings.keep_rankings) continue;
       RankedList r;
-      const at::Tensor id_row = ids[i].contiguous();
-      r.example_id.assign(reinterpret_cast<const char*>(id_row.data_ptr<uint8_t>()),
-                          strnlen(reinterpret_cast<const char*>(id_row.data_ptr<uint8_t>()), id_row.numel()));
+      r.example_id = ids.at(i);
       r.ratings.assign(m, 0.0);
       for (int64_t k = 0; k < m; ++k) {
         r.order.push_back(static_cast<int64_t>(rows[i][1 + m + k]));

@@ -13,16 +13,19 @@ constexpr double kClipEpsilon = 1e-6;
 
 double GlobalGradNorm(const std::vector<core::ShardedParameter>& params, dist::Communicator& tp) {
   at::NoGradGuard no_grad;
-  double local = 0.0;
+  // Summed on the parameters' device (one host sync per step, not one per
+  // parameter); every rank's total lives on its device, so the all-reduce
+  // takes the same transport everywhere.
+  const c10::Device device = params.empty() ? c10::Device(c10::kCPU) : params.front().tensor.device();
+  at::Tensor total = at::zeros({1}, at::TensorOptions().dtype(at::kDouble).device(device));
   for (const core::ShardedParameter& p : params) {
     const at::Tensor& g = p.tensor.grad();
     if (!g.defined()) continue;
     if (p.split_dim < 0 && tp.rank() != 0) continue;  // replicated: count once
     // Double accumulation keeps the norm independent of how the parameter
     // is split (the tp 1 and tp 2 norms agree to rounding of float squares).
-    local += g.to(at::kDouble).pow(2).sum().item<double>();
+    total += g.to(at::kDouble).pow(2).sum();
   }
-  at::Tensor total = at::full({1}, local, at::kDouble);
   tp.AllReduce(total, dist::ReduceOp::kSum);
   return std::sqrt(total.item<double>());
 }

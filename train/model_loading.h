@@ -24,10 +24,12 @@ absl::StatusOr<config::Config> ConfigFromCheckpoint(const CheckpointReader& read
                                                     int64_t tensor_parallel,
                                                     const std::vector<std::string>& overrides = {});
 
-/// A decoder for `grid` holding the checkpoint's weights (resharded from
-/// the shape that saved them). Every rank of the grid calls it.
+/// A decoder for `grid` on `device` holding the checkpoint's weights
+/// (resharded from the shape that saved them), in eval mode. Every rank of
+/// the grid calls it.
 absl::StatusOr<std::shared_ptr<core::Decoder>> LoadModelFromCheckpoint(const CheckpointReader& reader,
                                                                       const config::ModelConfig& model,
-                                                                      dist::ProcessGrid& grid);
+                                                                      dist::ProcessGrid& grid,
+                                                                      c10::Device device = c10::Device(c10::kCPU));
 
 }  // namespace alro::train

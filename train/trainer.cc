@@ -20,6 +20,7 @@
 #include "config/model_size.h"
 #include "core/hf_checkpoint.h"
 #include "core/identifier_logits.h"
+#include "distributed/device.h"
 #include "train/batch_tensors.h"
 #include "train/checkpoint.h"
 #include "train/evaluator.h"
@@ -145,7 +146,13 @@ absl::Status Trainer::Initialize() {
     resume = s >= 0 ? std::optional<std::string>(CheckpointPath(config_.checkpoint.dir, s)) : std::nullopt;
   }
 
-  model_ = std::make_shared<core::Decoder>(config_.model, grid_, /*random_init=*/!resume.has_value());
+  ALRO_ASSIGN_OR_RETURN(const c10::Device device, dist::SelectDevice(config_.parallel.device, options_.local_rank));
+  // Weights are drawn (on the CPU, so every device gets the same ones) or
+  // loaded after the move: the tensors keep their identity, and loading
+  // copies each slice straight to the device.
+  model_ = std::make_shared<core::Decoder>(config_.model, grid_, /*random_init=*/false);
+  model_->To(device);
+  if (!resume) model_->InitializeWeights(static_cast<uint64_t>(config_.model.seed));
   if (!resume && !config_.model.pretrained.empty()) {
     ALRO_RETURN_IF_ERROR(core::LoadHfCheckpoint(config_.model.pretrained, *model_));
   }
@@ -224,7 +231,8 @@ absl::Status Trainer::Restore(const std::string& dir) {
 absl::Status Trainer::MicroStep(int64_t micro, int64_t accumulation, std::vector<double>* sums, int64_t* tokens,
                                 int64_t* lists) {
   ALRO_ASSIGN_OR_RETURN(data::Batch batch, loader_->Next());
-  ALRO_ASSIGN_OR_RETURN(BatchTensors b, ToTensors(batch, pad_id_));
+  ALRO_ASSIGN_OR_RETURN(const BatchTensors host_batch, ToTensors(batch, pad_id_));
+  const BatchTensors b = ToDevice(host_batch, model_->device());
   const int64_t n = b.tokens.size(0), m = b.identifier_ids.size(1);
   answer_slots_ = m;
   const at::Tensor hidden = model_->Forward(b.tokens);

@@ -67,6 +67,9 @@ struct TrainerOptions {
   double peak_flops_per_rank = 0.0;
   /// Write no console lines (tests).
   bool quiet = false;
+  /// This rank's node-local rank (dist::MpiRuntime::local_rank()): with
+  /// parallel.device=cuda it picks the GPU (distributed/device.h).
+  int local_rank = 0;
 };
 
 /// One training job on one rank. Create() on every rank with the same

@@ -169,6 +169,22 @@ TEST(MpiCollectivesMisc, AsyncAllReduceAndBarrier) {
   comm->Barrier();
 }
 
+// Rank r contributes r strings of different lengths (rank 0 none, one of
+// them empty, one with a NUL byte); every rank gets all of them in rank order.
+TEST(MpiCollectivesMisc, AllGatherStringsOfUnequalCountsAndLengths) {
+  auto comm = WorldComm();
+  auto strings_of = [](int rank) {
+    std::vector<std::string> out;
+    for (int i = 0; i < rank; ++i) out.push_back(std::string(static_cast<size_t>(i * 7), 'a' + rank));
+    if (rank > 0) out.push_back(std::string("nul\0inside", 11));
+    return out;
+  };
+  std::vector<std::string> expected;
+  for (int r = 0; r < comm->size(); ++r)
+    for (const std::string& s : strings_of(r)) expected.push_back(s);
+  EXPECT_EQ(AllGatherStrings(*comm, strings_of(comm->rank())), expected);
+}
+
 // A single-rank group needs no MPI and leaves values unchanged.
 TEST(LocalCommunicator, IdentitySemantics) {
   auto comm = Communicator::CreateLocal();

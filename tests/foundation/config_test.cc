@@ -94,6 +94,15 @@ TEST(Config, TensorParallelMustDivideHeads) {
   ExpectError(ValidateConfig(*cfg, {.world_size = 3, .check_paths = false}), {"does not divide model.num_heads (4)"});
 }
 
+TEST(Config, CudaWithMpiBackendIsRefused) {
+  absl::StatusOr<Config> cfg = ParseConfig("parallel:\n  device: cuda\n  backend: mpi\n", "t.yaml");
+  ASSERT_TRUE(cfg.ok());
+  ExpectError(ValidateConfig(*cfg, {.world_size = 1, .check_paths = false}),
+              {"parallel.backend mpi cannot carry CUDA tensors", "HINT"});
+  cfg->parallel.backend = "auto";
+  EXPECT_TRUE(ValidateConfig(*cfg, {.world_size = 1, .check_paths = false}).ok());
+}
+
 TEST(Config, GridMustMatchWorld) {
   absl::StatusOr<Config> cfg = ParseConfig("parallel:\n  tensor_parallel: 2\n  data_parallel: 2\n", "t.yaml");
   ASSERT_TRUE(cfg.ok());

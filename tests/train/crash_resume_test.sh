@@ -6,7 +6,8 @@
 #      newest complete checkpoint, step 4 does not exist;
 #   2. launch/run_until_done.sh relaunches with --resume auto: the run resumes
 #      from step 2 and finishes (step 6 checkpoint, torn .tmp removed);
-#   3. alro eval (with baselines), alro rank (plain and bootstrap), alro ckpt
+#   3. alro eval (with baselines), alro rank (plain, bootstrap, single-step;
+#      alone, at dp 2 and at tp 2: the same answers), alro ckpt
 #      inspect / reshard (then eval at tp 2) / export give valid outputs.
 #
 #   crash_resume_test.sh ALRO MAKE_SYNTHETIC_DATA MPIEXEC SOURCE_DIR
@@ -78,19 +79,36 @@ PY
 cat > "$W/requests.jsonl" <<'JSONL'
 {"id": "r1", "history": [{"title": "Film 3, part 0", "year": 1983, "rating": 5}], "candidates": [{"id": "a", "title": "Film 7, part 1"}, {"id": "b", "title": "Film 8, part 2"}, {"id": "c", "title": "Film 9, part 0"}]}
 {"id": "r2", "history": [], "candidates": [{"id": "x", "title": "Film 1, part 1"}, {"id": "y", "title": "Film 2, part 2"}, {"id": "z", "title": "Film 3, part 0"}, {"id": "w", "title": "Film 4, part 1"}]}
+
+{"id": "r3", "history": [{"title": "Film 2, part 2", "rating": 1}], "candidates": [{"id": "p", "title": "Film 5, part 0"}, {"id": "q", "title": "Film 6, part 1"}]}
 JSONL
+# Each mode alone, then at dp 2 (replicas share the requests) and at tp 2:
+# the same answers in input order.
 for extra in "" "--bootstrap 3" "--mode single_step"; do
   # shellcheck disable=SC2086
   "$ALRO" rank --checkpoint "$W/ckpt" --input "$W/requests.jsonl" --output "$W/ranked.jsonl" $extra \
       > "$W/rank.log" 2>&1 || fail "alro rank $extra"
-  $PY - "$W/requests.jsonl" "$W/ranked.jsonl" <<'PY' || fail "rank output ($extra)"
+  # shellcheck disable=SC2086
+  "${MPI[@]}" -np 2 "$ALRO" rank --checkpoint "$W/ckpt" --input "$W/requests.jsonl" \
+      --output "$W/ranked_dp2.jsonl" $extra > "$W/rank_dp2.log" 2>&1 || fail "alro rank at dp 2 $extra"
+  # shellcheck disable=SC2086
+  "${MPI[@]}" -np 2 "$ALRO" rank --checkpoint "$W/ckpt" --input "$W/requests.jsonl" --tp 2 \
+      --output "$W/ranked_tp2.jsonl" $extra > "$W/rank_tp2.log" 2>&1 || fail "alro rank at tp 2 $extra"
+  $PY - "$W/requests.jsonl" "$W/ranked.jsonl" "$W/ranked_dp2.jsonl" "$W/ranked_tp2.jsonl" <<'PY' \
+      || fail "rank output ($extra)"
 import json, sys
-reqs = [json.loads(l) for l in open(sys.argv[1])]
+reqs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 outs = [json.loads(l) for l in open(sys.argv[2])]
 assert len(outs) == len(reqs)
 for q, o in zip(reqs, outs):
     assert o["id"] == q["id"]
     assert sorted(x["candidate"] for x in o["ranking"]) == sorted(c["id"] for c in q["candidates"]), o
+for other in sys.argv[3:]:
+    alt = [json.loads(l) for l in open(other)]
+    assert [o["id"] for o in alt] == [o["id"] for o in outs], other
+    for a, o in zip(alt, outs):
+        assert [x["candidate"] for x in a["ranking"]] == [x["candidate"] for x in o["ranking"]], (other, a, o)
+        assert all(abs(x["score"] - y["score"]) < 1e-4 for x, y in zip(a["ranking"], o["ranking"])), (other, a, o)
 PY
 done
 echo '{"id": "bad", "candidates": 3}' > "$W/bad.jsonl"
