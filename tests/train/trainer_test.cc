@@ -2,7 +2,8 @@
 //
 //  * every (dp x tp) shape that fits in the job gives the losses of a
 //    single-process run (1x1), step by step, within 1e-5, for full
-//    fine-tuning and for LoRA on every projection;
+//    fine-tuning, for LoRA on every projection, and with the gradient
+//    reduction overlapped with backward;
 //  * N steps + checkpoint + resume + N steps == 2N uninterrupted steps, also
 //    when the checkpoint was saved at tensor-parallel 2 and resumed at 1, and
 //    with LoRA dropout (its generator is checkpointed);
@@ -84,10 +85,13 @@ void OnSubgrid(int dp, int tp, Fn fn) {
 }
 
 // What is trained: the whole model, or LoRA adapters on every projection of
-// a frozen random base (with `lora_dropout` on their inputs).
+// a frozen random base (with `lora_dropout` on their inputs); and whether
+// gradient buckets are reduced during backward (parallel.overlap_grad_reduce).
 struct ModelVariant {
   bool lora = false;
   double lora_dropout = 0.0;
+  bool overlap_grad_reduce = false;
+  const char* name = "full";
 };
 
 config::Config ConfigFor(int dp, int tp, ModelVariant variant = {}) {
@@ -99,6 +103,7 @@ config::Config ConfigFor(int dp, int tp, ModelVariant variant = {}) {
     c.model.lora.dropout = variant.lora_dropout;
     c.model.lora.targets = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
   }
+  c.parallel.overlap_grad_reduce = variant.overlap_grad_reduce;
   c.parallel.tensor_parallel = tp;
   c.parallel.data_parallel = 0;
   config::ResolveDerived(&c, dp * tp);
@@ -128,12 +133,11 @@ std::vector<double> Flatten(const std::vector<StepStats>& history) {
   return out;
 }
 
-class MpiTrainerShapes : public ::testing::TestWithParam<bool> {};
+class MpiTrainerShapes : public ::testing::TestWithParam<ModelVariant> {};
 
-// Full fine-tuning (false) and LoRA on every projection (true).
 TEST_P(MpiTrainerShapes, EveryParallelShapeGivesTheSingleProcessLosses) {
   ASSERT_FALSE(DataDir().empty());
-  const ModelVariant variant{.lora = GetParam()};
+  const ModelVariant variant = GetParam();
   std::vector<double> reference;
   OnSubgrid(1, 1, [&](dist::ProcessGrid& grid) {
     config::Config c = ConfigFor(1, 1, variant);
@@ -164,8 +168,14 @@ TEST_P(MpiTrainerShapes, EveryParallelShapeGivesTheSingleProcessLosses) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(FullAndLora, MpiTrainerShapes, ::testing::Bool(),
-                         [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "lora" : "full"; });
+// With overlap, global_batch_size 4 = micro 2 x dp 2 at dp 2, and two
+// accumulation micro-steps at dp 1: the hooks must hold the reduction until
+// the last micro-step.
+INSTANTIATE_TEST_SUITE_P(
+    Variants, MpiTrainerShapes,
+    ::testing::Values(ModelVariant{}, ModelVariant{.lora = true, .name = "lora"},
+                      ModelVariant{.overlap_grad_reduce = true, .name = "overlap_grad_reduce"}),
+    [](const ::testing::TestParamInfo<ModelVariant>& info) { return std::string(info.param.name); });
 
 // N steps, save, a new trainer resumes (at `resume_dp` x `resume_tp`), N more
 // steps: the same losses as 2N steps in one go.
