@@ -32,7 +32,8 @@ at::Tensor GroupedQueryAttention(const at::Tensor& q, const at::Tensor& k, const
   return at::matmul(probs, v).view({b, h, t, d});
 }
 
-Attention::Attention(const config::ModelConfig& m, dist::Communicator& tp, at::Generator dropout_rng)
+Attention::Attention(const config::ModelConfig& m, dist::Communicator& tp, at::Generator dropout_rng,
+                     c10::Device device)
     : head_dim_(m.hidden_size / m.num_heads),
       local_heads_(m.num_heads / tp.size()),
       local_kv_heads_(m.num_kv_heads / tp.size()),
@@ -42,14 +43,14 @@ Attention::Attention(const config::ModelConfig& m, dist::Communicator& tp, at::G
   const int64_t kv_dim = m.num_kv_heads * head_dim_;
   q_proj = register_module("q_proj", std::make_shared<ColumnParallelLinear>(
                                          m.hidden_size, m.num_heads * head_dim_, tp, LoraSpecFor(m.lora, "q_proj"),
-                                         dropout_rng));
+                                         dropout_rng, device));
   k_proj = register_module("k_proj", std::make_shared<ColumnParallelLinear>(
-                                         m.hidden_size, kv_dim, tp, LoraSpecFor(m.lora, "k_proj"), dropout_rng));
+                                         m.hidden_size, kv_dim, tp, LoraSpecFor(m.lora, "k_proj"), dropout_rng, device));
   v_proj = register_module("v_proj", std::make_shared<ColumnParallelLinear>(
-                                         m.hidden_size, kv_dim, tp, LoraSpecFor(m.lora, "v_proj"), dropout_rng));
+                                         m.hidden_size, kv_dim, tp, LoraSpecFor(m.lora, "v_proj"), dropout_rng, device));
   o_proj = register_module("o_proj", std::make_shared<RowParallelLinear>(
                                          m.num_heads * head_dim_, m.hidden_size, tp, LoraSpecFor(m.lora, "o_proj"),
-                                         dropout_rng));
+                                         dropout_rng, device));
 }
 
 at::Tensor Attention::Forward(const at::Tensor& x, const RotaryEmbedding& rope, int64_t start,

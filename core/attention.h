@@ -35,7 +35,7 @@ at::Tensor GroupedQueryAttention(const at::Tensor& q, const at::Tensor& k, const
 /// The attention block of one decoder layer (see the file comment).
 class Attention : public torch::nn::Module {
  public:
-  Attention(const config::ModelConfig& model, dist::Communicator& tp, at::Generator dropout_rng);
+  Attention(const config::ModelConfig& model, dist::Communicator& tp, at::Generator dropout_rng, c10::Device device);
 
   /// x [B, T, hidden] replicated -> [B, T, hidden] replicated. Tokens sit at
   /// positions [start, start + T); `mask` comes from CausalMask. With a

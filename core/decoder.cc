@@ -62,30 +62,31 @@ at::ScalarType ComputeDtype(const config::ModelConfig& model) {
   return model.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
 }
 
-Decoder::Decoder(const config::ModelConfig& model, dist::ProcessGrid& grid, bool random_init)
+Decoder::Decoder(const config::ModelConfig& model, dist::ProcessGrid& grid, bool random_init, c10::Device device)
     : config_(model),
       grid_(grid),
       dtype_(ComputeDtype(model)),
+      device_(device),
       dropout_rng_(at::detail::createCPUGenerator(static_cast<uint64_t>(model.seed) +
                                                   kDropoutSeedStride * static_cast<uint64_t>(grid.dp_rank()))),
-      rope_(model.hidden_size / model.num_heads, model.max_seq_len, model.rope_theta) {
+      rope_(model.hidden_size / model.num_heads, model.max_seq_len, model.rope_theta, device) {
   dist::Communicator& tp = grid.tp();
   ALRO_CHECK(model.hidden_size % model.num_heads == 0 && model.num_heads % model.num_kv_heads == 0 &&
                  model.num_kv_heads % tp.size() == 0 && model.intermediate_size % tp.size() == 0,
              "model shape incompatible with tensor_parallel ", tp.size(), " (run ValidateConfig first)");
   model_ = register_module("model", std::make_shared<torch::nn::Module>());
   embed_tokens_ = model_->register_module(
-      "embed_tokens", std::make_shared<VocabParallelEmbedding>(model.vocab_size, model.hidden_size, tp));
+      "embed_tokens", std::make_shared<VocabParallelEmbedding>(model.vocab_size, model.hidden_size, tp, device));
   auto layers = model_->register_module("layers", std::make_shared<torch::nn::Module>());
   for (int64_t i = 0; i < model.num_layers; ++i) {
     layers_.push_back(
-        layers->register_module(std::to_string(i), std::make_shared<DecoderLayer>(model, tp, dropout_rng_)));
+        layers->register_module(std::to_string(i), std::make_shared<DecoderLayer>(model, tp, dropout_rng_, device)));
   }
-  norm_ = model_->register_module("norm", std::make_shared<RMSNorm>(model.hidden_size, model.rms_norm_eps));
+  norm_ = model_->register_module("norm", std::make_shared<RMSNorm>(model.hidden_size, model.rms_norm_eps, device));
   if (!model.tie_embeddings) {
     lm_head_ = register_module("lm_head", std::make_shared<ColumnParallelLinear>(
                                               model.hidden_size, PaddedVocabSize(model.vocab_size, tp.size()), tp,
-                                              LoraSpec{}, at::Generator(), model.vocab_size));
+                                              LoraSpec{}, at::Generator(), device, model.vocab_size));
   }
   if (model.lora.enabled) {
     // LoRA fine-tuning: only the adapters train.
@@ -98,11 +99,6 @@ Decoder::Decoder(const config::ModelConfig& model, dist::ProcessGrid& grid, bool
 
 at::Tensor Decoder::Forward(const at::Tensor& tokens) { return Forward(tokens, nullptr); }
 
-void Decoder::To(c10::Device device) {
-  to(device);
-  rope_.To(device);
-  device_ = device;
-}
 
 at::Tensor Decoder::Forward(const at::Tensor& tokens, KVCache* cache) {
   ALRO_CHECK(tokens.dim() == 2 && tokens.scalar_type() == at::kLong, "tokens must be [B, T] int64");

@@ -47,14 +47,13 @@ at::ScalarType ComputeDtype(const config::ModelConfig& model);
 /// frozen (requires_grad false) and only the adapters train.
 class Decoder : public torch::nn::Module {
  public:
-  /// Builds the layers for `grid`'s tensor-parallel group. With `random_init`
-  /// the weights are drawn by InitializeWeights(model.seed); otherwise they
-  /// are zero (use it when a checkpoint is loaded next, to save time).
-  Decoder(const config::ModelConfig& model, dist::ProcessGrid& grid, bool random_init = true);
+  /// Builds the layers for `grid`'s tensor-parallel group, with every weight
+  /// on `device` (dist::SelectDevice). With `random_init` the weights are
+  /// drawn by InitializeWeights(model.seed); otherwise they are zero (use it
+  /// when a checkpoint is loaded next, to save time).
+  Decoder(const config::ModelConfig& model, dist::ProcessGrid& grid, bool random_init = true,
+          c10::Device device = c10::Device(c10::kCPU));
 
-  /// Moves the weights (the tensors of ShardedParameters() stay valid) and
-  /// the RoPE tables to `device`; call before creating the optimizer.
-  void To(c10::Device device);
   /// The device of the weights and of every output.
   c10::Device device() const { return device_; }
 
@@ -110,7 +109,7 @@ class Decoder : public torch::nn::Module {
   config::ModelConfig config_;
   dist::ProcessGrid& grid_;
   at::ScalarType dtype_;
-  c10::Device device_ = c10::Device(c10::kCPU);
+  c10::Device device_;
   at::Generator dropout_rng_;
   RotaryEmbedding rope_;
   std::shared_ptr<torch::nn::Module> model_;

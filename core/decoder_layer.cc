@@ -3,12 +3,13 @@
 
 namespace alro::core {
 
-DecoderLayer::DecoderLayer(const config::ModelConfig& m, dist::Communicator& tp, at::Generator dropout_rng) {
-  self_attn = register_module("self_attn", std::make_shared<Attention>(m, tp, dropout_rng));
-  mlp = register_module("mlp", std::make_shared<Mlp>(m, tp, dropout_rng));
-  input_layernorm = register_module("input_layernorm", std::make_shared<RMSNorm>(m.hidden_size, m.rms_norm_eps));
+DecoderLayer::DecoderLayer(const config::ModelConfig& m, dist::Communicator& tp, at::Generator dropout_rng,
+                           c10::Device device) {
+  self_attn = register_module("self_attn", std::make_shared<Attention>(m, tp, dropout_rng, device));
+  mlp = register_module("mlp", std::make_shared<Mlp>(m, tp, dropout_rng, device));
+  input_layernorm = register_module("input_layernorm", std::make_shared<RMSNorm>(m.hidden_size, m.rms_norm_eps, device));
   post_attention_layernorm =
-      register_module("post_attention_layernorm", std::make_shared<RMSNorm>(m.hidden_size, m.rms_norm_eps));
+      register_module("post_attention_layernorm", std::make_shared<RMSNorm>(m.hidden_size, m.rms_norm_eps, device));
 }
 
 at::Tensor DecoderLayer::Forward(const at::Tensor& x, const RotaryEmbedding& rope, int64_t start,

@@ -20,7 +20,7 @@ namespace alro::core {
 /// A decoder layer; its children carry the Hugging Face names.
 class DecoderLayer : public torch::nn::Module {
  public:
-  DecoderLayer(const config::ModelConfig& model, dist::Communicator& tp, at::Generator dropout_rng);
+  DecoderLayer(const config::ModelConfig& model, dist::Communicator& tp, at::Generator dropout_rng, c10::Device device);
 
   /// x [B, T, hidden] -> [B, T, hidden]; arguments as in Attention::Forward.
   at::Tensor Forward(const at::Tensor& x, const RotaryEmbedding& rope, int64_t start, const at::Tensor& mask,

@@ -6,16 +6,17 @@
 
 namespace alro::core {
 
-Mlp::Mlp(const config::ModelConfig& m, dist::Communicator& tp, at::Generator dropout_rng) : tp_(tp) {
+Mlp::Mlp(const config::ModelConfig& m, dist::Communicator& tp, at::Generator dropout_rng,
+         c10::Device device) : tp_(tp) {
   gate_proj = register_module("gate_proj", std::make_shared<ColumnParallelLinear>(
                                                m.hidden_size, m.intermediate_size, tp,
-                                               LoraSpecFor(m.lora, "gate_proj"), dropout_rng));
+                                               LoraSpecFor(m.lora, "gate_proj"), dropout_rng, device));
   up_proj = register_module("up_proj", std::make_shared<ColumnParallelLinear>(
                                            m.hidden_size, m.intermediate_size, tp, LoraSpecFor(m.lora, "up_proj"),
-                                           dropout_rng));
+                                           dropout_rng, device));
   down_proj = register_module("down_proj", std::make_shared<RowParallelLinear>(
                                                m.intermediate_size, m.hidden_size, tp,
-                                               LoraSpecFor(m.lora, "down_proj"), dropout_rng));
+                                               LoraSpecFor(m.lora, "down_proj"), dropout_rng, device));
 }
 
 at::Tensor Mlp::Forward(const at::Tensor& x) {

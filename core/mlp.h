@@ -19,7 +19,7 @@ namespace alro::core {
 /// The MLP block of one decoder layer.
 class Mlp : public torch::nn::Module {
  public:
-  Mlp(const config::ModelConfig& model, dist::Communicator& tp, at::Generator dropout_rng);
+  Mlp(const config::ModelConfig& model, dist::Communicator& tp, at::Generator dropout_rng, c10::Device device);
 
   /// x [B, T, hidden] replicated -> [B, T, hidden] replicated.
   at::Tensor Forward(const at::Tensor& x);

@@ -20,7 +20,8 @@ at::Tensor Linear(const at::Tensor& x, const at::Tensor& w) { return at::matmul(
 }  // namespace
 
 ColumnParallelLinear::ColumnParallelLinear(int64_t in_features, int64_t out_features, dist::Communicator& tp,
-                                           const LoraSpec& lora, at::Generator dropout_rng, int64_t valid_out)
+                                           const LoraSpec& lora, at::Generator dropout_rng, c10::Device device,
+                                           int64_t valid_out)
     : in_(in_features),
       out_(out_features),
       valid_out_(valid_out < 0 ? out_features : valid_out),
@@ -31,10 +32,11 @@ ColumnParallelLinear::ColumnParallelLinear(int64_t in_features, int64_t out_feat
       rng_(std::move(dropout_rng)) {
   ALRO_CHECK(out_features % tp.size() == 0, "column-parallel output ", out_features, " not divisible by tp ",
              tp.size());
-  weight_ = register_parameter("weight", at::zeros({local_out_, in_}));
+  const at::TensorOptions options = at::TensorOptions().device(device);
+  weight_ = register_parameter("weight", at::zeros({local_out_, in_}, options));
   if (lora_.enabled()) {
-    lora_a_ = RegisterAdapter(*this, "lora_A", at::zeros({lora_.rank, in_}));
-    lora_b_ = RegisterAdapter(*this, "lora_B", at::zeros({local_out_, lora_.rank}));
+    lora_a_ = RegisterAdapter(*this, "lora_A", at::zeros({lora_.rank, in_}, options));
+    lora_b_ = RegisterAdapter(*this, "lora_B", at::zeros({local_out_, lora_.rank}, options));
   }
 }
 
@@ -66,7 +68,7 @@ void ColumnParallelLinear::AppendShardedParameters(const std::string& prefix,
 }
 
 RowParallelLinear::RowParallelLinear(int64_t in_features, int64_t out_features, dist::Communicator& tp,
-                                     const LoraSpec& lora, at::Generator dropout_rng)
+                                     const LoraSpec& lora, at::Generator dropout_rng, c10::Device device)
     : in_(in_features),
       out_(out_features),
       local_in_(in_features / tp.size()),
@@ -75,10 +77,11 @@ RowParallelLinear::RowParallelLinear(int64_t in_features, int64_t out_features, 
       lora_(lora),
       rng_(std::move(dropout_rng)) {
   ALRO_CHECK(in_features % tp.size() == 0, "row-parallel input ", in_features, " not divisible by tp ", tp.size());
-  weight_ = register_parameter("weight", at::zeros({out_, local_in_}));
+  const at::TensorOptions options = at::TensorOptions().device(device);
+  weight_ = register_parameter("weight", at::zeros({out_, local_in_}, options));
   if (lora_.enabled()) {
-    lora_a_ = RegisterAdapter(*this, "lora_A", at::zeros({lora_.rank, local_in_}));
-    lora_b_ = RegisterAdapter(*this, "lora_B", at::zeros({out_, lora_.rank}));
+    lora_a_ = RegisterAdapter(*this, "lora_A", at::zeros({lora_.rank, local_in_}, options));
+    lora_b_ = RegisterAdapter(*this, "lora_B", at::zeros({out_, lora_.rank}, options));
   }
 }
 

@@ -34,11 +34,12 @@ namespace alro::core {
 /// Output-feature-parallel linear layer (see the file comment).
 class ColumnParallelLinear : public torch::nn::Module {
  public:
-  /// `out_features` must divide by tp.size(). `valid_out` (default
-  /// out_features) is the logical output size when the last rows are padding
-  /// (the vocabulary-parallel LM head).
+  /// `out_features` must divide by tp.size(). The weights are created (as
+  /// zeros) on `device`. `valid_out` (default out_features) is the logical
+  /// output size when the last rows are padding (the vocabulary-parallel LM
+  /// head).
   ColumnParallelLinear(int64_t in_features, int64_t out_features, dist::Communicator& tp, const LoraSpec& lora,
-                       at::Generator dropout_rng, int64_t valid_out = -1);
+                       at::Generator dropout_rng, c10::Device device, int64_t valid_out = -1);
 
   /// y_local = Copy(x) W_r^T (+ LoRA): this rank's output features.
   at::Tensor Forward(const at::Tensor& x);
@@ -70,9 +71,10 @@ class ColumnParallelLinear : public torch::nn::Module {
 /// already split (input_is_parallel in Megatron's terms).
 class RowParallelLinear : public torch::nn::Module {
  public:
-  /// `in_features` must divide by tp.size().
+  /// `in_features` must divide by tp.size(). The weights are created (as
+  /// zeros) on `device`.
   RowParallelLinear(int64_t in_features, int64_t out_features, dist::Communicator& tp, const LoraSpec& lora,
-                    at::Generator dropout_rng);
+                    at::Generator dropout_rng, c10::Device device);
 
   /// y = Reduce(x_r W_r^T) (+ LoRA), replicated on every rank.
   at::Tensor Forward(const at::Tensor& x_local);

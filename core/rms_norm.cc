@@ -3,8 +3,8 @@
 
 namespace alro::core {
 
-RMSNorm::RMSNorm(int64_t hidden_size, double eps) : eps_(eps) {
-  weight_ = register_parameter("weight", at::ones({hidden_size}));
+RMSNorm::RMSNorm(int64_t hidden_size, double eps, c10::Device device) : eps_(eps) {
+  weight_ = register_parameter("weight", at::ones({hidden_size}, at::TensorOptions().device(device)));
 }
 
 at::Tensor RMSNorm::Forward(const at::Tensor& x) {

@@ -13,7 +13,7 @@ namespace alro::core {
 /// is replicated on every tensor-parallel rank (it sees the full hidden size).
 class RMSNorm : public torch::nn::Module {
  public:
-  RMSNorm(int64_t hidden_size, double eps);
+  RMSNorm(int64_t hidden_size, double eps, c10::Device device);
   /// Normalises `x` (any dtype); the result has x's dtype.
   at::Tensor Forward(const at::Tensor& x);
   const at::Tensor& weight() const { return weight_; }

@@ -6,19 +6,14 @@
 
 namespace alro::core {
 
-RotaryEmbedding::RotaryEmbedding(int64_t head_dim, int64_t max_positions, double theta)
+RotaryEmbedding::RotaryEmbedding(int64_t head_dim, int64_t max_positions, double theta, c10::Device device)
     : head_dim_(head_dim), max_positions_(max_positions) {
   ALRO_CHECK(head_dim % 2 == 0, "RoPE needs an even head dimension, got ", head_dim);
   const at::TensorOptions f64 = at::TensorOptions().dtype(at::kDouble);
   const at::Tensor inv_freq = at::pow(theta, -at::arange(0, head_dim, 2, f64) / static_cast<double>(head_dim));
   const at::Tensor angles = at::outer(at::arange(max_positions, f64), inv_freq);
-  cos_ = angles.cos().to(at::kFloat);
-  sin_ = angles.sin().to(at::kFloat);
-}
-
-void RotaryEmbedding::To(c10::Device device) {
-  cos_ = cos_.to(device);
-  sin_ = sin_.to(device);
+  cos_ = angles.cos().to(device, at::kFloat);
+  sin_ = angles.sin().to(device, at::kFloat);
 }
 
 at::Tensor RotaryEmbedding::Apply(const at::Tensor& x, int64_t start) const {

@@ -15,16 +15,14 @@ namespace alro::core {
 /// Precomputed cos/sin tables for positions [0, max_positions).
 class RotaryEmbedding {
  public:
-  RotaryEmbedding(int64_t head_dim, int64_t max_positions, double theta);
+  /// Tables computed in double on the CPU, stored in float32 on `device`.
+  RotaryEmbedding(int64_t head_dim, int64_t max_positions, double theta, c10::Device device);
 
   /// Rotates x [B, T, heads, head_dim] whose token t sits at position
   /// start + t. The result has x's dtype.
   at::Tensor Apply(const at::Tensor& x, int64_t start) const;
 
   int64_t max_positions() const { return max_positions_; }
-
-  /// Moves the tables to `device` (Apply wants x on the same device).
-  void To(c10::Device device);
 
  private:
   int64_t head_dim_, max_positions_;

@@ -10,13 +10,14 @@ int64_t PaddedVocabSize(int64_t vocab_size, int64_t tp_size) {
   return (vocab_size + tp_size - 1) / tp_size * tp_size;
 }
 
-VocabParallelEmbedding::VocabParallelEmbedding(int64_t vocab_size, int64_t hidden_size, dist::Communicator& tp)
+VocabParallelEmbedding::VocabParallelEmbedding(int64_t vocab_size, int64_t hidden_size, dist::Communicator& tp,
+                                               c10::Device device)
     : vocab_(vocab_size),
       hidden_(hidden_size),
       shard_(PaddedVocabSize(vocab_size, tp.size()) / tp.size()),
       start_(shard_ * tp.rank()),
       tp_(tp) {
-  weight_ = register_parameter("weight", at::zeros({shard_, hidden_}));
+  weight_ = register_parameter("weight", at::zeros({shard_, hidden_}, at::TensorOptions().device(device)));
 }
 
 at::Tensor VocabParallelEmbedding::Forward(const at::Tensor& tokens, at::ScalarType dtype) {

@@ -26,7 +26,7 @@ int64_t PaddedVocabSize(int64_t vocab_size, int64_t tp_size);
 /// Token embedding split over the vocabulary (see the file comment).
 class VocabParallelEmbedding : public torch::nn::Module {
  public:
-  VocabParallelEmbedding(int64_t vocab_size, int64_t hidden_size, dist::Communicator& tp);
+  VocabParallelEmbedding(int64_t vocab_size, int64_t hidden_size, dist::Communicator& tp, c10::Device device);
 
   /// tokens [...] int64 global ids in [0, vocab_size) -> [..., hidden] in `dtype`.
   at::Tensor Forward(const at::Tensor& tokens, at::ScalarType dtype);

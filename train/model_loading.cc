@@ -26,8 +26,7 @@ absl::StatusOr<config::Config> ConfigFromCheckpoint(const CheckpointReader& read
 absl::StatusOr<std::shared_ptr<core::Decoder>> LoadModelFromCheckpoint(const CheckpointReader& reader,
                                                                       const config::ModelConfig& model,
                                                                       dist::ProcessGrid& grid, c10::Device device) {
-  auto decoder = std::make_shared<core::Decoder>(model, grid, /*random_init=*/false);
-  decoder->To(device);
+  auto decoder = std::make_shared<core::Decoder>(model, grid, /*random_init=*/false, device);
   for (const core::ShardedParameter& p : decoder->ShardedParameters()) {
     ALRO_RETURN_IF_ERROR(Annotate(reader.LoadInto(p), "loading the model"));
   }

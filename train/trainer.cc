@@ -19,7 +19,6 @@
 #include "config/config_io.h"
 #include "config/model_size.h"
 #include "core/hf_checkpoint.h"
-#include "core/identifier_logits.h"
 #include "distributed/device.h"
 #include "train/batch_tensors.h"
 #include "train/checkpoint.h"
@@ -27,6 +26,7 @@
 #include "train/fault_injection.h"
 #include "train/grad_clip.h"
 #include "train/lr_schedule.h"
+#include "train/micro_batch_loss.h"
 
 namespace alro::train {
 namespace {
@@ -147,12 +147,9 @@ absl::Status Trainer::Initialize() {
   }
 
   ALRO_ASSIGN_OR_RETURN(const c10::Device device, dist::SelectDevice(config_.parallel.device, options_.local_rank));
-  // Weights are drawn (on the CPU, so every device gets the same ones) or
-  // loaded after the move: the tensors keep their identity, and loading
-  // copies each slice straight to the device.
-  model_ = std::make_shared<core::Decoder>(config_.model, grid_, /*random_init=*/false);
-  model_->To(device);
-  if (!resume) model_->InitializeWeights(static_cast<uint64_t>(config_.model.seed));
+  // Random weights are drawn on the CPU (the same on every device) and each
+  // rank's slice is copied to its device; loading does the same slice by slice.
+  model_ = std::make_shared<core::Decoder>(config_.model, grid_, /*random_init=*/!resume.has_value(), device);
   if (!resume && !config_.model.pretrained.empty()) {
     ALRO_RETURN_IF_ERROR(core::LoadHfCheckpoint(config_.model.pretrained, *model_));
   }
@@ -233,24 +230,8 @@ absl::Status Trainer::MicroStep(int64_t micro, int64_t accumulation, std::vector
   ALRO_ASSIGN_OR_RETURN(data::Batch batch, loader_->Next());
   ALRO_ASSIGN_OR_RETURN(const BatchTensors host_batch, ToTensors(batch, pad_id_));
   const BatchTensors b = ToDevice(host_batch, model_->device());
-  const int64_t n = b.tokens.size(0), m = b.identifier_ids.size(1);
-  answer_slots_ = m;
-  const at::Tensor hidden = model_->Forward(b.tokens);
-  const at::Tensor local = model_->LocalLogits(HiddenAtAnswerSlots(hidden, b.answer_positions));  // [N, m, Vs]
-  const at::Tensor ids = b.identifier_ids.unsqueeze(1).expand({n, m, m}).reshape({n * m, m});
-  const at::Tensor identifier_logits =
-      core::IdentifierLogits(local.reshape({n * m, local.size(-1)}), ids, model_->vocab_start(), grid_.tp())
-          .view({n, m, m});
-  losses::ObjectiveInputs inputs;
-  inputs.answer_logits = local;
-  inputs.answer_targets = b.answer_targets;
-  inputs.vocab_start = model_->vocab_start();
-  inputs.identifier_logits = identifier_logits;
-  inputs.ratings = b.ratings;
-  inputs.permutations = b.permutations;
-  inputs.copies_per_list = b.copies_per_list;
-  inputs.row_weights = b.weights;
-  losses::ObjectiveTerms terms = objective_->Compute(inputs, grid_.tp());
+  answer_slots_ = b.identifier_ids.size(1);
+  losses::ObjectiveTerms terms = MicroBatchLoss(*model_, *objective_, b, grid_.tp());
   if (micro == 0 && FaultRequested("nan_loss", grid_.world_rank(), step_ + 1)) {
     ALRO_LOG(WARNING) << "fault injection: NaN loss on rank " << grid_.world_rank() << " at step " << step_ + 1;
     terms.total = terms.total * std::numeric_limits<double>::quiet_NaN();
