@@ -5,7 +5,7 @@
 #   2. MovieLens latest-small from Debian's r-cran-dslabs (scripts/get_movielens.sh);
 #   3. alro convert -> list-wise record shards + a SentencePiece tokenizer;
 #   4. train configs/tiny.yaml from scratch with `mpirun -np 2` on the CPU
-#      (a few minutes; checkpoints every 50 steps, resumable);
+#      (about 5 minutes; checkpoints every 100 steps, resumable);
 #   5. alro eval on the test split, next to a random order and the
 #      item-popularity order computed in the same run;
 #   6. PNG plots of the losses, validation metrics and throughput.
@@ -42,7 +42,10 @@ say "3/6 convert to list-wise record shards"
 if [ -f "$DATA/manifest.json" ]; then
   echo "convert: $DATA already holds a converted data set"
 else
-  "$ALRO" convert --format movielens --input "$RAW" --output "$DATA" --config "$CONFIG"
+  # Identifiers as ordinary pieces: prompts of 286 instead of 329 tokens
+  # (capital letters stay inside titles, docs/data.md), so each step does 13%
+  # less work; validation NDCG after 300 steps was the same.
+  "$ALRO" convert --format movielens --input "$RAW" --output "$DATA" --config "$CONFIG" --identifier-symbols false
 fi
 
 MPI=(mpirun -np "$RANKS" --bind-to none -x OMP_NUM_THREADS=1 -x OMP_WAIT_POLICY=PASSIVE)
