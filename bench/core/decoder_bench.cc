@@ -22,6 +22,7 @@
 #include <ATen/Parallel.h>
 
 #include "absl/strings/str_cat.h"
+#include "bench/bench_timing.h"
 #include "config/config_io.h"
 #include "config/model_size.h"
 #include "core/decoder.h"
@@ -33,25 +34,7 @@ namespace {
 // Matmul baseline: square float32 matmuls of this size (the order of the
 // decoder's largest projections at the small preset's batch).
 constexpr int64_t kMatmulSize = 512;
-constexpr int kWarmup = 2;
-
-double Seconds(const std::chrono::steady_clock::time_point& start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// Median seconds of `iters` calls of fn after kWarmup calls.
-template <typename Fn>
-double MedianSeconds(int iters, Fn fn) {
-  for (int i = 0; i < kWarmup; ++i) fn();
-  std::vector<double> times;
-  for (int i = 0; i < iters; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    fn();
-    times.push_back(Seconds(start));
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
+using bench::MedianSeconds;
 
 double MatmulGflops(int iters) {
   const at::Tensor a = at::randn({kMatmulSize, kMatmulSize}), b = at::randn({kMatmulSize, kMatmulSize});
@@ -77,7 +60,7 @@ double PythonStepSeconds(const config::ModelConfig& m, int64_t batch, int64_t se
       "OMP_NUM_THREADS=", threads, " /usr/bin/python3 ", ALRO_SOURCE_DIR, "/bench/core/python_step.py",
       " --vocab ", m.vocab_size, " --hidden ", m.hidden_size, " --intermediate ", m.intermediate_size, " --layers ",
       m.num_layers, " --heads ", m.num_heads, " --kv_heads ", m.num_kv_heads, " --batch ", batch, " --seq ", seq,
-      " --threads ", threads, " --iters ", iters, " --warmup ", kWarmup);
+      " --threads ", threads, " --iters ", iters, " --warmup ", bench::kWarmupCalls);
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
   if (!pipe) return -1.0;
   std::string out;

@@ -26,6 +26,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include "bench/bench_timing.h"
 #include "config/config_io.h"
 #include "core/decoder.h"
 #include "core/identifier_logits.h"
@@ -39,21 +40,7 @@ namespace {
 constexpr int64_t kLists = 64;
 constexpr int64_t kCopies = 1;
 constexpr int64_t kRows = kLists * (1 + kCopies);
-constexpr int kWarmup = 2;
-
-// Median seconds of `iters` calls of fn after kWarmup calls.
-template <typename Fn>
-double MedianSeconds(int iters, Fn fn) {
-  for (int i = 0; i < kWarmup; ++i) fn();
-  std::vector<double> times;
-  for (int i = 0; i < iters; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    fn();
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
+using bench::MedianSeconds;
 
 // A batch of originals and one permuted copy each, with distinct identifier
 // token ids at the end of the vocabulary and answers at the prompt's end.

@@ -26,18 +26,6 @@ config::ModelConfig SmallTestModel() {
   return m;
 }
 
-int WorldSize() {
-  int n = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &n);
-  return n;
-}
-
-int WorldRank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
-
 dist::ProcessGrid WorldGrid(int64_t tensor_parallel) {
   absl::StatusOr<dist::ProcessGrid> grid = dist::ProcessGrid::Create(MPI_COMM_WORLD, tensor_parallel);
   ALRO_CHECK_OK(grid.status());

@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "core/decoder.h"
 #include "distributed/process_grid.h"
+#include "tests/support/mpi_world.h"
 
 namespace alro::core::testing {
 
@@ -22,9 +23,9 @@ namespace alro::core::testing {
 /// vocabulary of 251 so tp 2 and 4 pad it.
 config::ModelConfig SmallTestModel();
 
-/// MPI world size / rank.
-int WorldSize();
-int WorldRank();
+/// MPI world size / rank (tests/support/mpi_world.h).
+using ::alro::testing::WorldRank;
+using ::alro::testing::WorldSize;
 
 /// A grid over MPI_COMM_WORLD with the given tensor-parallel size.
 dist::ProcessGrid WorldGrid(int64_t tensor_parallel);

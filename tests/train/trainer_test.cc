@@ -26,6 +26,7 @@
 #include "config/config_io.h"
 #include "core/hf_checkpoint.h"
 #include "distributed/process_grid.h"
+#include "tests/support/mpi_world.h"
 #include "tests/train/synthetic_data.h"
 #include "tests/train/test_util.h"
 #include "train/checkpoint.h"
@@ -38,16 +39,8 @@ namespace {
 constexpr double kLossTolerance = 1e-5;
 constexpr int64_t kSteps = 4;
 
-int WorldRank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
-int WorldSize() {
-  int n = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &n);
-  return n;
-}
+using ::alro::testing::WorldRank;
+using ::alro::testing::WorldSize;
 
 // The data set, converted once per test binary run into a directory every
 // rank sees.
