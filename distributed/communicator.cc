@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status.h"
 #include "distributed/collective_backend.h"
+#include "distributed/runtime.h"
 #include "distributed/shard.h"
 #include "distributed/watchdog.h"
 
@@ -34,13 +35,6 @@ int64_t WrapDim(int64_t dim, int64_t ndim) {
 void CheckReducible(ReduceOp op, const at::Tensor& t) {
   ALRO_CHECK(op != ReduceOp::kAverage || at::isFloatingType(t.scalar_type()),
              "ReduceOp::kAverage needs a floating-point tensor, got ", c10::toString(t.scalar_type()));
-}
-
-bool MpiRunning() {
-  int initialized = 0, finalized = 0;
-  MPI_Initialized(&initialized);
-  MPI_Finalized(&finalized);
-  return initialized && !finalized;
 }
 
 }  // namespace

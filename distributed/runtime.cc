@@ -25,14 +25,14 @@ std::atomic<int> g_world_rank{-1};
 constexpr const char* kLocalRankVariables[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
                                                "MPI_LOCALRANKID", "PMI_LOCAL_RANK"};
 
+}  // namespace
+
 bool MpiRunning() {
   int initialized = 0, finalized = 0;
   MPI_Initialized(&initialized);
   MPI_Finalized(&finalized);
   return initialized && !finalized;
 }
-
-}  // namespace
 
 void AbortJob(const std::string& message) {
   std::fprintf(stderr, "FATAL [rank %d]: %s\n", g_world_rank.load(), message.c_str());

@@ -22,6 +22,10 @@
 
 namespace alro::dist {
 
+/// True between MPI_Init and MPI_Finalize: MPI calls are allowed (for
+/// destructors and fatal handlers that may run before or after).
+bool MpiRunning();
+
 /// Scoped MPI initialisation plus the job-wide fatal handler. Create exactly
 /// one, first thing in main(). Not copyable.
 class MpiRuntime {
