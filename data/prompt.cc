@@ -41,6 +41,20 @@ std::vector<std::string> PromptLiterals(const config::PromptConfig& prompt) {
   return out;
 }
 
+absl::Status CheckPromptCoverage(const config::PromptConfig& prompt, std::shared_ptr<const Tokenizer> tokenizer) {
+  ALRO_RETURN_IF_ERROR(PromptRenderer::Create(prompt, tokenizer).status());
+  for (const std::string& literal : PromptLiterals(prompt)) {
+    for (int32_t id : tokenizer->Encode(literal)) {
+      if (tokenizer->IsUnknown(id)) {
+        return InvalidArgument(absl::StrCat("the prompt text '", literal, "' has characters that tokenizer ",
+                                            tokenizer->name(), " does not know (it encodes them to the unknown token)"),
+                               "use a tokenizer trained on text with these characters, or change the prompt");
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::vector<int32_t> TrueOrder(const std::vector<float>& ratings) {
   std::vector<int32_t> order(ratings.size());
   std::iota(order.begin(), order.end(), 0);

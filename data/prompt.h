@@ -42,6 +42,12 @@ std::string FormatRating(float rating);
 /// used as tokenizer training text.
 std::vector<std::string> PromptLiterals(const config::PromptConfig& prompt);
 
+/// Checks that `tokenizer` can render `prompt` as a job will: the template
+/// parses, every identifier is one token (PromptRenderer::Create), and no
+/// fixed word of the template encodes to the unknown token. The converter
+/// runs it on the tokenizer it trains, before writing any shard.
+absl::Status CheckPromptCoverage(const config::PromptConfig& prompt, std::shared_ptr<const Tokenizer> tokenizer);
+
 /// Options of a PromptRenderer beyond the prompt template.
 struct RenderOptions {
   /// Longest rendering allowed; the oldest history lines are left out until

@@ -15,9 +15,9 @@ namespace {
 // Every list shows at least this many history ratings.
 constexpr int64_t kMinHistory = 1;
 
-proto::Interaction MakeInteraction(const RatingLog& log, const RatingEvent& e) {
+proto::Interaction MakeInteraction(const ItemTable& items, const RatingEvent& e) {
   proto::Interaction out;
-  *out.mutable_item() = log.items[static_cast<size_t>(e.item)];
+  *out.mutable_item() = items.item(e.item);
   out.set_rating(e.rating);
   out.set_timestamp(e.timestamp);
   return out;
@@ -49,51 +49,45 @@ absl::StatusOr<SplitOptions> ResolveSplitOptions(const SplitOptions& options) {
   return o;
 }
 
-absl::Status SplitRatingLog(const RatingLog& log, const SplitOptions& options, DropReport* drops,
-                            const std::function<absl::Status(const proto::ListExample&)>& emit) {
+absl::Status SplitUser(const std::string& user, const std::vector<RatingEvent>& events, const ItemTable& items,
+                       const SplitOptions& options, DropReport* drops,
+                       const std::function<absl::Status(const proto::ListExample&)>& emit) {
   const int64_t m = options.num_candidates;
-  std::vector<RatingEvent> events;
+  const int64_t n = static_cast<int64_t>(events.size());
+  if (n < options.min_ratings) {
+    if (n > 0) {
+      drops->Add("ratings of users with too few ratings", absl::StrCat("user ", user),
+                 absl::StrCat(n, " ratings, fewer than --min-ratings ", options.min_ratings), n);
+    }
+    return absl::OkStatus();
+  }
+  // Candidate windows as [start, start + m): training windows oldest first.
+  std::vector<std::pair<int64_t, proto::Split>> windows;
+  std::vector<int64_t> train_starts;
+  for (int64_t start = n - 3 * m; start >= kMinHistory; start -= options.stride) train_starts.push_back(start);
+  std::reverse(train_starts.begin(), train_starts.end());
+  for (int64_t s : train_starts) windows.emplace_back(s, proto::SPLIT_TRAIN);
+  windows.emplace_back(n - 2 * m, proto::SPLIT_VALID);
+  windows.emplace_back(n - m, proto::SPLIT_TEST);
+  int64_t train_window = 0;
   std::vector<int> order(static_cast<size_t>(m));
-  for (const auto& [user, user_events] : log.users) {
-    const int64_t n = static_cast<int64_t>(user_events.size());
-    if (n < options.min_ratings) {
-      if (n > 0) {
-        drops->Add("ratings of users with too few ratings", absl::StrCat("user ", user),
-                   absl::StrCat(n, " ratings, fewer than --min-ratings ", options.min_ratings), n);
-      }
-      continue;
+  for (const auto& [start, split] : windows) {
+    proto::ListExample ex;
+    ex.set_schema_version(kSchemaVersion);
+    ex.set_user_id(user);
+    ex.set_split(split);
+    const int64_t number = split == proto::SPLIT_TRAIN ? train_window++ : 0;
+    ex.set_example_id(absl::StrCat(SplitName(split), "/", user, "/", number));
+    for (int64_t h = std::max<int64_t>(0, start - options.max_history); h < start; ++h) {
+      *ex.add_history() = MakeInteraction(items, events[static_cast<size_t>(h)]);
     }
-    events = user_events;
-    std::stable_sort(events.begin(), events.end(), [](const RatingEvent& a, const RatingEvent& b) {
-      return a.timestamp != b.timestamp ? a.timestamp < b.timestamp : a.sequence < b.sequence;
-    });
-    // Candidate windows as [start, start + m): training windows oldest first.
-    std::vector<std::pair<int64_t, proto::Split>> windows;
-    std::vector<int64_t> train_starts;
-    for (int64_t start = n - 3 * m; start >= kMinHistory; start -= options.stride) train_starts.push_back(start);
-    std::reverse(train_starts.begin(), train_starts.end());
-    for (int64_t s : train_starts) windows.emplace_back(s, proto::SPLIT_TRAIN);
-    windows.emplace_back(n - 2 * m, proto::SPLIT_VALID);
-    windows.emplace_back(n - m, proto::SPLIT_TEST);
-    int64_t train_window = 0;
-    for (const auto& [start, split] : windows) {
-      proto::ListExample ex;
-      ex.set_schema_version(kSchemaVersion);
-      ex.set_user_id(user);
-      ex.set_split(split);
-      const int64_t number = split == proto::SPLIT_TRAIN ? train_window++ : 0;
-      ex.set_example_id(absl::StrCat(SplitName(split), "/", user, "/", number));
-      for (int64_t h = std::max<int64_t>(0, start - options.max_history); h < start; ++h) {
-        *ex.add_history() = MakeInteraction(log, events[static_cast<size_t>(h)]);
-      }
-      // Presentation order: a shuffle keyed by (seed, example id), so it is
-      // independent of time and rating order and of the other lists.
-      std::iota(order.begin(), order.end(), 0);
-      Rng rng(HashCombine(options.seed, HashString(ex.example_id())));
-      rng.Shuffle(&order);
-      for (int k : order) *ex.add_candidates() = MakeInteraction(log, events[static_cast<size_t>(start + k)]);
-      ALRO_RETURN_IF_ERROR(emit(ex));
-    }
+    // Presentation order: a shuffle keyed by (seed, example id), so it is
+    // independent of time and rating order and of the other lists.
+    std::iota(order.begin(), order.end(), 0);
+    Rng rng(HashCombine(options.seed, HashString(ex.example_id())));
+    rng.Shuffle(&order);
+    for (int k : order) *ex.add_candidates() = MakeInteraction(items, events[static_cast<size_t>(start + k)]);
+    ALRO_RETURN_IF_ERROR(emit(ex));
   }
   return absl::OkStatus();
 }
