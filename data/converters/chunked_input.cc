@@ -97,11 +97,20 @@ absl::StatusOr<int64_t> ForEachLineOfChunk(const std::string& path, uint64_t fil
     } else {
       pos = 1;
     }
-  } else if (buffer->size() >= kUtf8BomSize && std::memcmp(buffer->data(), kUtf8Bom, kUtf8BomSize) == 0) {
-    pos = kUtf8BomSize;
+  } else {
+    if (buffer->size() < kUtf8BomSize) {
+      ALRO_RETURN_IF_ERROR(AppendRange(fd.get(), path, buffer->size(), kUtf8BomSize - buffer->size(), buffer));
+    }
+    if (buffer->size() >= kUtf8BomSize && std::memcmp(buffer->data(), kUtf8Bom, kUtf8BomSize) == 0) {
+      pos = kUtf8BomSize;
+    }
   }
   int64_t lines = 0;
-  while (base + pos < end) {
+  // The file's first line starts at byte 0 even when a byte-order mark
+  // pushes its text further than a tiny chunk.
+  bool first_line = begin == 0 && pos < file_bytes;
+  while (base + pos < end || first_line) {
+    first_line = false;
     const uint64_t line_start = pos;
     const char* nl = nullptr;
     while (true) {

@@ -644,7 +644,8 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
   std::string parsed;
   if (read_items.ok()) {
     absl::StatusOr<std::string> p = ParsePhase(options, *format, threads, rank, ranks, partitions, chunk_bytes,
-                                               std::max(spill_bytes, kMinSpillBytes), scratch, &summary.spilled_runs);
+                                               options.spill_bytes > 0 ? spill_bytes : std::max(spill_bytes, kMinSpillBytes),
+                                               scratch, &summary.spilled_runs);
     if (p.ok()) {
       parsed = std::move(*p);
     } else {
