@@ -26,8 +26,11 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -258,6 +261,58 @@ absl::Status RunWorkers(int threads, const std::function<absl::Status(int)>& fn)
   return absl::OkStatus();
 }
 
+// Rating counts per item as bytes: per item [u32 id bytes][id][u32 n] then
+// n x [f32 rating][i64 count] (host order: read back by the same job).
+// Compact: a JSON array would cost ~150 bytes per (item, rating).
+std::vector<uint8_t> EncodeUses(const std::unordered_map<std::string, RatingCounts>& uses) {
+  std::vector<uint8_t> out;
+  const auto put = [&out](const void* p, size_t n) {
+    out.insert(out.end(), static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n);
+  };
+  for (const auto& [item, counts] : uses) {
+    const auto id_bytes = static_cast<uint32_t>(item.size());
+    const auto n = static_cast<uint32_t>(counts.size());
+    put(&id_bytes, sizeof(id_bytes));
+    put(item.data(), item.size());
+    put(&n, sizeof(n));
+    for (const auto& [rating, count] : counts) {
+      put(&rating, sizeof(rating));
+      put(&count, sizeof(count));
+    }
+  }
+  return out;
+}
+
+absl::Status DecodeUses(const std::vector<uint8_t>& bytes,
+                        const std::function<void(const std::string&, float, int64_t)>& fn) {
+  size_t at = 0;
+  const auto get = [&](void* p, size_t n) {
+    if (at + n > bytes.size()) return false;
+    std::memcpy(p, bytes.data() + at, n);
+    at += n;
+    return true;
+  };
+  std::string id;
+  while (at < bytes.size()) {
+    uint32_t id_bytes = 0;
+    uint32_t n = 0;
+    if (!get(&id_bytes, sizeof(id_bytes)) || at + id_bytes > bytes.size()) break;
+    id.assign(reinterpret_cast<const char*>(bytes.data() + at), id_bytes);
+    at += id_bytes;
+    if (!get(&n, sizeof(n))) break;
+    for (uint32_t k = 0; k < n; ++k) {
+      float rating = 0;
+      int64_t count = 0;
+      if (!get(&rating, sizeof(rating)) || !get(&count, sizeof(count))) {
+        return absl::DataLossError("a rank's rating counts are truncated");
+      }
+      fn(id, rating, count);
+    }
+  }
+  if (at != bytes.size()) return absl::DataLossError("a rank's rating counts are truncated");
+  return absl::OkStatus();
+}
+
 // Phase 1 on one rank: parses chunks rank, rank + R, ... of the ratings file
 // and returns this rank's results, CBOR-encoded JSON.
 absl::StatusOr<std::string> ParsePhase(const ConvertOptions& o, const InputFormat& format, int threads, int rank,
@@ -298,10 +353,7 @@ absl::StatusOr<std::string> ParsePhase(const ConvertOptions& o, const InputForma
             [&](absl::string_view line, uint64_t offset, int64_t line_in_chunk) {
               if (absl::StripAsciiWhitespace(line).empty()) return;
               sink.SetRow(offset, line_in_chunk);
-              if (format.ParseRating(line, mine[k] == 0 && line_in_chunk == 1, &sink)) {
-                ++result.rows;
-                ++ctx.rows;
-              }
+              if (format.ParseRating(line, mine[k] == 0 && line_in_chunk == 1, &sink)) ++result.rows;
             });
         absl::Status s = lines.ok() ? sink.status() : lines.status();
         if (!s.ok()) {
@@ -309,6 +361,7 @@ absl::StatusOr<std::string> ParsePhase(const ConvertOptions& o, const InputForma
           return s;
         }
         result.lines = *lines;
+        ctx.rows += result.rows;
         progress.Add(static_cast<int64_t>(std::min(chunk_bytes, file_bytes - static_cast<uint64_t>(mine[k]) * chunk_bytes)));
       }
       return SpillThread(ctx, w, &t);
@@ -340,11 +393,7 @@ absl::StatusOr<std::string> ParsePhase(const ConvertOptions& o, const InputForma
     t = ParseThread();
   }
   out["runs"] = std::move(runs);
-  nlohmann::json use_list = nlohmann::json::array();
-  for (const auto& [item, counts] : uses) {
-    for (const auto& [rating, n] : counts) use_list.push_back({item, rating, n});
-  }
-  out["uses"] = std::move(use_list);
+  out["uses"] = nlohmann::json::binary(EncodeUses(uses));
   nlohmann::json inline_list = nlohmann::json::array();
   for (const auto& [id, def] : inline_items) {
     const std::string bytes = def.item.SerializeAsString();
@@ -397,10 +446,31 @@ std::vector<std::string> TokenizerCorpus(const ItemTable& items, const std::vect
   return sentences;
 }
 
+// A list for the tokenizer check: the first titled items, every rating
+// value of the data set in turn, as many candidates as the split makes.
+proto::ListExample SampleList(const ItemTable& items, const std::vector<float>& ratings, const SplitOptions& split) {
+  proto::ListExample ex;
+  ex.set_example_id("tokenizer-check");
+  std::vector<int32_t> titled;
+  for (int32_t i = 0; i < items.size() && static_cast<int64_t>(titled.size()) < split.max_history + split.num_candidates;
+       ++i) {
+    if (!items.item(i).title().empty()) titled.push_back(i);
+  }
+  if (titled.empty() || ratings.empty()) return ex;
+  const int64_t lines = std::max<int64_t>(split.max_history + split.num_candidates, static_cast<int64_t>(ratings.size()));
+  for (int64_t k = 0; k < lines; ++k) {
+    proto::Interaction* x = k < lines - split.num_candidates ? ex.add_history() : ex.add_candidates();
+    *x->mutable_item() = items.item(titled[static_cast<size_t>(k) % titled.size()]);
+    x->set_rating(ratings[static_cast<size_t>(k) % ratings.size()]);
+  }
+  return ex;
+}
+
 // Phase 2 on rank 0: trains the tokenizer, checks that it renders the
 // prompt as the job will, and writes it.
-absl::Status TokenizerPhase(const ConvertOptions& o, const ItemTable& items, const std::vector<int64_t>& item_uses,
-                            const std::map<std::string, int64_t>& rating_uses, int64_t total) {
+absl::Status TokenizerPhase(const ConvertOptions& o, const SplitOptions& split, const ItemTable& items,
+                            const std::vector<int64_t>& item_uses, const std::map<std::string, int64_t>& rating_uses,
+                            const std::vector<float>& rating_values, int64_t total) {
   TokenizerTrainingOptions t;
   t.vocab_size = o.vocab_size;
   if (o.identifiers_as_symbols) t.user_defined_symbols = o.prompt.identifiers;
@@ -411,7 +481,8 @@ absl::Status TokenizerPhase(const ConvertOptions& o, const ItemTable& items, con
   ALRO_ASSIGN_OR_RETURN(std::string model, TrainTokenizer(corpus, t));
   const std::string name = JoinPath(o.output, kTokenizerName);
   ALRO_ASSIGN_OR_RETURN(std::shared_ptr<const Tokenizer> tokenizer, Tokenizer::FromSerialized(model, name));
-  if (absl::Status covered = CheckPromptCoverage(o.prompt, tokenizer); !covered.ok()) {
+  const proto::ListExample sample = SampleList(items, rating_values, split);
+  if (absl::Status covered = CheckPromptCoverage(o.prompt, tokenizer, &sample); !covered.ok()) {
     return UserError(absl::StatusCode::kFailedPrecondition,
                      absl::StrCat("the tokenizer trained for this data set cannot render the prompt, so every job "
                                   "on it would fail; nothing was written. ",
@@ -713,24 +784,30 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
     }
     std::vector<int64_t> item_uses(static_cast<size_t>(items.size()), 0);
     std::map<std::string, int64_t> rating_uses;
+    std::set<float> distinct_ratings;
+    absl::Status decoded;
     for (const nlohmann::json& r : rank_results) {
-      for (const nlohmann::json& u : r.at("uses")) {
-        const int32_t item = items.Find(u.at(0).get<std::string>());
-        if (item < 0 || items.item(item).title().empty()) continue;
-        const int64_t n = u.at(2).get<int64_t>();
+      if (!decoded.ok()) break;
+      decoded = DecodeUses(r.at("uses").get_binary(), [&](const std::string& id, float rating, int64_t n) {
+        const int32_t item = items.Find(id);
+        if (item < 0 || items.item(item).title().empty()) return;
         item_uses[static_cast<size_t>(item)] += n;
-        rating_uses[FormatRating(u.at(1).get<float>())] += n;
+        rating_uses[FormatRating(rating)] += n;
+        distinct_ratings.insert(rating);
         summary.ratings += n;
-      }
+      });
     }
     ALRO_LOG(INFO) << "convert: " << rows_read << " rating rows, " << summary.ratings << " kept, " << items.size()
                    << " items";
-    if (summary.ratings == 0) {
+    if (!decoded.ok()) {
+      tokens = decoded;
+    } else if (summary.ratings == 0) {
       tokens = UserError(absl::StatusCode::kInvalidArgument,
                          absl::StrCat("no valid ratings in ", options.input, "\n", summary.drops.Summary()),
                          "check --format and the input files");
     } else if (options.vocab_size > 0) {
-      tokens = TokenizerPhase(options, items, item_uses, rating_uses, summary.ratings);
+      std::vector<float> rating_values(distinct_ratings.begin(), distinct_ratings.end());
+      tokens = TokenizerPhase(options, split, items, item_uses, rating_uses, rating_values, summary.ratings);
     }
   }
   rank_results.clear();

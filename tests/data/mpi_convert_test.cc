@@ -253,5 +253,19 @@ TEST(ConvertTokenizer, IdentifiersAreSingleTokensWithoutSymbols) {
   EXPECT_TRUE(ConvertDataset(o).ok());
 }
 
+// The check renders a sample list: text the tokenizer has never seen is
+// reported with its context, whatever placeholder it came from.
+TEST(ConvertTokenizer, SampleRenderingFindsUnknownText) {
+  std::shared_ptr<const Tokenizer> tokenizer = testing::SmallTokenizer();
+  const config::PromptConfig prompt;
+  proto::ListExample sample = testing::SyntheticExample(0, 4);
+  EXPECT_TRUE(CheckPromptCoverage(prompt, tokenizer, &sample).ok());
+  sample.mutable_candidates(1)->mutable_item()->set_title("\xe2\x84\xa6mega");  // U+2126, never trained
+  const absl::Status s = CheckPromptCoverage(prompt, tokenizer, &sample);
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(absl::StrContains(s.message(), "unknown token near")) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "me")) << s;
+}
+
 }  // namespace
 }  // namespace alro::data
