@@ -34,6 +34,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -178,7 +179,7 @@ struct ParseThread {
   int64_t buffered_bytes = 0;
   int64_t spills = 0;
   std::vector<std::pair<int64_t, std::string>> runs;  // (partition, path)
-  std::unordered_map<std::string, RatingCounts> uses;
+  absl::flat_hash_map<std::string, RatingCounts> uses;
   std::unordered_map<std::string, InlineItem> inline_items;
 };
 
@@ -237,7 +238,9 @@ class ChunkSink : public RowSink {
     const size_t before = b.bytes();
     b.Add(user, item, rating, timestamp, static_cast<int64_t>(offset_));
     t_->buffered_bytes += static_cast<int64_t>(b.bytes()) - static_cast<int64_t>(before);
-    CountRating(&t_->uses[std::string(item)], rating, 1);
+    auto it = t_->uses.find(item);
+    if (it == t_->uses.end()) it = t_->uses.try_emplace(std::string(item)).first;
+    CountRating(&it->second, rating, 1);
     if (t_->buffered_bytes > ctx_->spill_bytes && status_.ok()) status_ = SpillThread(*ctx_, thread_, t_);
   }
 
@@ -264,7 +267,7 @@ absl::Status RunWorkers(int threads, const std::function<absl::Status(int)>& fn)
 // Rating counts per item as bytes: per item [u32 id bytes][id][u32 n] then
 // n x [f32 rating][i64 count] (host order: read back by the same job).
 // Compact: a JSON array would cost ~150 bytes per (item, rating).
-std::vector<uint8_t> EncodeUses(const std::unordered_map<std::string, RatingCounts>& uses) {
+std::vector<uint8_t> EncodeUses(const absl::flat_hash_map<std::string, RatingCounts>& uses) {
   std::vector<uint8_t> out;
   const auto put = [&out](const void* p, size_t n) {
     out.insert(out.end(), static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n);
@@ -376,7 +379,7 @@ absl::StatusOr<std::string> ParsePhase(const ConvertOptions& o, const InputForma
     out["chunks"].push_back({{"chunk", r.chunk}, {"lines", r.lines}, {"rows", r.rows}, {"drops", drops},
                              {"dropped", r.dropped}});
   }
-  std::unordered_map<std::string, RatingCounts> uses;
+  absl::flat_hash_map<std::string, RatingCounts> uses;
   std::unordered_map<std::string, InlineItem> inline_items;
   nlohmann::json runs = nlohmann::json::array();
   for (ParseThread& t : state) {
@@ -595,7 +598,6 @@ absl::StatusOr<PartitionResult> ConvertPartition(SplitContext& ctx, int64_t part
   ALRO_ASSIGN_OR_RETURN(std::unique_ptr<RunMerger> merger, RunMerger::Open(runs, ctx.merge_buffer));
   RatingRow row;
   uint64_t reported = 0;
-  std::string item_id;
   while (true) {
     ALRO_ASSIGN_OR_RETURN(bool more, merger->Next(&row));
     if (!more || row.user != user) {
@@ -605,11 +607,10 @@ absl::StatusOr<PartitionResult> ConvertPartition(SplitContext& ctx, int64_t part
       if (!more) break;
       user.assign(row.user.data(), row.user.size());
     }
-    item_id.assign(row.item.data(), row.item.size());
-    const int32_t item = ctx.items->Find(item_id);
+    const int32_t item = ctx.items->Find(row.item);
     if (item < 0 || ctx.items->item(item).title().empty()) {
       result.drops.Add(kNoTitleReason, absl::StrCat("user ", user),
-                       absl::StrCat("item '", item_id, "' has no title in the item/metadata file"));
+                       absl::StrCat("item '", row.item, "' has no title in the item/metadata file"));
       continue;
     }
     events.push_back(RatingEvent{item, row.rating, row.timestamp, row.sequence});

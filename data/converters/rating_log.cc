@@ -10,8 +10,8 @@
 namespace alro::data {
 namespace {
 
-// Heap overhead of one unordered_map node (key string, value, links).
-constexpr int64_t kIndexEntryBytes = 64;
+// Bytes of one id index slot (key string, value, control byte, load slack).
+constexpr int64_t kIndexEntryBytes = 48;
 
 }  // namespace
 
@@ -26,7 +26,7 @@ void ItemTable::Add(proto::Item item) {
   items_.push_back(std::move(item));
 }
 
-int32_t ItemTable::Find(const std::string& item_id) const {
+int32_t ItemTable::Find(absl::string_view item_id) const {
   auto it = index_.find(item_id);
   return it == index_.end() ? -1 : it->second;
 }

@@ -7,9 +7,9 @@
 
 #include <cstdint>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "data/list_example.pb.h"
 
@@ -30,7 +30,7 @@ class ItemTable {
   /// title fills a missing title; otherwise the first definition wins.
   void Add(proto::Item item);
   /// Index of `item_id`, or -1.
-  int32_t Find(const std::string& item_id) const;
+  int32_t Find(absl::string_view item_id) const;
   const proto::Item& item(int32_t index) const { return items_[static_cast<size_t>(index)]; }
   const std::vector<proto::Item>& items() const { return items_; }
   int32_t size() const { return static_cast<int32_t>(items_.size()); }
@@ -40,7 +40,7 @@ class ItemTable {
 
  private:
   std::vector<proto::Item> items_;
-  std::unordered_map<std::string, int32_t> index_;
+  absl::flat_hash_map<std::string, int32_t> index_;
 };
 
 /// Receives the rows of one chunk of a ratings file. The parser calls one
