@@ -76,7 +76,7 @@ constexpr size_t kMinMergeBuffer = size_t{64} << 10;
 constexpr size_t kMaxMergeBuffer = size_t{4} << 20;
 // The tokenizer corpus is scaled down to at most this many sentences, which
 // bounds the trainer's memory and time whatever the number of ratings.
-constexpr int64_t kMaxCorpusSentences = int64_t{1} << 19;
+constexpr int64_t kMaxCorpusSentences = int64_t{1} << 18;
 // The prompt's fixed words appear once per this many ratings in the corpus.
 constexpr int64_t kRatingsPerLiteral = 10;
 // Scratch directory inside the output when --scratch is not given.
