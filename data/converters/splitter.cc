@@ -15,12 +15,11 @@ namespace {
 // Every list shows at least this many history ratings.
 constexpr int64_t kMinHistory = 1;
 
-proto::Interaction MakeInteraction(const ItemTable& items, const RatingEvent& e) {
-  proto::Interaction out;
-  *out.mutable_item() = items.item(e.item);
-  out.set_rating(e.rating);
-  out.set_timestamp(e.timestamp);
-  return out;
+// Fills `out` in place (a recycled element keeps its string buffers).
+void FillInteraction(const ItemTable& items, const RatingEvent& e, proto::Interaction* out) {
+  out->mutable_item()->CopyFrom(items.item(e.item));
+  out->set_rating(e.rating);
+  out->set_timestamp(e.timestamp);
 }
 
 const char* SplitName(proto::Split split) {
@@ -71,22 +70,24 @@ absl::Status SplitUser(const std::string& user, const std::vector<RatingEvent>& 
   windows.emplace_back(n - m, proto::SPLIT_TEST);
   int64_t train_window = 0;
   std::vector<int> order(static_cast<size_t>(m));
+  // One message for all the user's lists: Clear() keeps its allocations.
+  proto::ListExample ex;
   for (const auto& [start, split] : windows) {
-    proto::ListExample ex;
+    ex.Clear();
     ex.set_schema_version(kSchemaVersion);
     ex.set_user_id(user);
     ex.set_split(split);
     const int64_t number = split == proto::SPLIT_TRAIN ? train_window++ : 0;
     ex.set_example_id(absl::StrCat(SplitName(split), "/", user, "/", number));
     for (int64_t h = std::max<int64_t>(0, start - options.max_history); h < start; ++h) {
-      *ex.add_history() = MakeInteraction(items, events[static_cast<size_t>(h)]);
+      FillInteraction(items, events[static_cast<size_t>(h)], ex.add_history());
     }
     // Presentation order: a shuffle keyed by (seed, example id), so it is
     // independent of time and rating order and of the other lists.
     std::iota(order.begin(), order.end(), 0);
     Rng rng(HashCombine(options.seed, HashString(ex.example_id())));
     rng.Shuffle(&order);
-    for (int k : order) *ex.add_candidates() = MakeInteraction(items, events[static_cast<size_t>(start + k)]);
+    for (int k : order) FillInteraction(items, events[static_cast<size_t>(start + k)], ex.add_candidates());
     ALRO_RETURN_IF_ERROR(emit(ex));
   }
   return absl::OkStatus();
