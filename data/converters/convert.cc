@@ -44,6 +44,7 @@
 #include "common/status.h"
 #include "data/converters/chunked_input.h"
 #include "data/converters/formats.h"
+#include "data/converters/item_stats.h"
 #include "data/converters/progress.h"
 #include "data/converters/rating_runs.h"
 #include "data/prompt.h"
@@ -82,6 +83,8 @@ constexpr int64_t kRatingsPerLiteral = 10;
 // Scratch directory inside the output when --scratch is not given.
 constexpr char kScratchName[] = "convert.tmp.scratch";
 constexpr char kNoTitleReason[] = "rating of an item without a title";
+// Item statistics: bytes per item besides its ratings' (a vector, a counter).
+constexpr int64_t kStatsBytesPerItem = 32;
 
 int SplitSlot(proto::Split split) {
   return split == proto::SPLIT_TRAIN ? 0 : split == proto::SPLIT_VALID ? 1 : 2;
@@ -413,6 +416,40 @@ absl::StatusOr<nlohmann::json> FromCbor(const std::string& bytes) {
   return j;
 }
 
+// Fills `stats` with every titled rating of every run (all partitions):
+// each thread reads whole run files.
+absl::Status FillItemStats(const std::vector<std::vector<std::string>>& runs, const ItemTable& items, int threads,
+                           ItemStatsIndex* stats) {
+  constexpr size_t kStatsReadBuffer = size_t{1} << 20;
+  std::vector<const std::string*> files;
+  for (const auto& list : runs) {
+    for (const std::string& run : list) files.push_back(&run);
+  }
+  std::atomic<size_t> next{0};
+  ALRO_RETURN_IF_ERROR(RunWorkers(threads, [&](int) -> absl::Status {
+    for (size_t k = next++; k < files.size(); k = next++) {
+      ALRO_ASSIGN_OR_RETURN(std::unique_ptr<RunMerger> reader, RunMerger::Open({*files[k]}, kStatsReadBuffer));
+      RatingRow row;
+      while (true) {
+        ALRO_ASSIGN_OR_RETURN(bool more, reader->Next(&row));
+        if (!more) break;
+        const int32_t item = items.Find(row.item);
+        if (item >= 0 && !items.item(item).title().empty()) stats->Add(item, row.timestamp, row.rating);
+      }
+    }
+    return absl::OkStatus();
+  }));
+  std::atomic<int32_t> next_item{0};
+  constexpr int32_t kItemsPerTask = 256;
+  return RunWorkers(threads, [&](int) -> absl::Status {
+    for (int32_t begin = next_item.fetch_add(kItemsPerTask); begin < stats->items();
+         begin = next_item.fetch_add(kItemsPerTask)) {
+      stats->Finish(begin, std::min(stats->items(), begin + kItemsPerTask));
+    }
+    return absl::OkStatus();
+  });
+}
+
 // The text the tokenizer is trained on, weighted roughly as prompts will
 // show it (SentencePiece counts repeated sentences): each item's display
 // title once per rating of it, each rating value once per use, and the
@@ -546,6 +583,7 @@ struct SplitContext {
   const ConvertOptions* options = nullptr;
   const SplitOptions* split = nullptr;
   const ItemTable* items = nullptr;
+  const ItemStatsIndex* stats = nullptr;  // with --item-stats
   size_t merge_buffer = kMinMergeBuffer;
   std::atomic<int64_t> users{0};
   std::atomic<int64_t> lists{0};
@@ -589,7 +627,7 @@ absl::StatusOr<PartitionResult> ConvertPartition(SplitContext& ctx, int64_t part
   const auto finish_user = [&]() -> absl::Status {
     if (user.empty()) return absl::OkStatus();
     const int64_t before = lists;
-    ALRO_RETURN_IF_ERROR(SplitUser(user, events, *ctx.items, *ctx.split, &result.drops, emit));
+    ALRO_RETURN_IF_ERROR(SplitUser(user, events, *ctx.items, ctx.stats, *ctx.split, &result.drops, emit));
     result.users += lists > before ? 1 : 0;
     ++ctx.users;
     events.clear();
@@ -755,11 +793,46 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
   }
   for (auto& list : runs) std::sort(list.begin(), list.end());
 
+  // Item statistics (--item-stats): every rank indexes every rating, 16
+  // bytes each, within the memory budget.
+  std::unique_ptr<ItemStatsIndex> stats;
+  int64_t stats_bytes = 0;
+  absl::Status indexed = absl::OkStatus();
+  if (split.item_stats) {
+    std::vector<int64_t> per_item(static_cast<size_t>(items.size()), 0);
+    int64_t rated = 0;
+    for (const nlohmann::json& r : rank_results) {
+      if (!indexed.ok()) break;
+      indexed = DecodeUses(r.at("uses").get_binary(), [&](const std::string& id, float, int64_t n) {
+        const int32_t item = items.Find(id);
+        if (item < 0 || items.item(item).title().empty()) return;
+        per_item[static_cast<size_t>(item)] += n;
+        rated += n;
+      });
+    }
+    stats_bytes = rated * ItemStatsIndex::kBytesPerRating + items.size() * kStatsBytesPerItem;
+    if (indexed.ok() && kBaselineBytes + item_bytes + stats_bytes > summary.memory_limit) {
+      indexed = UserError(absl::StatusCode::kResourceExhausted,
+                          absl::StrCat("--item-stats needs ", stats_bytes, " bytes for ", rated,
+                                       " ratings, and with the items and the reserve that exceeds --memory-limit ",
+                                       summary.memory_limit),
+                          absl::StrCat("raise --memory-limit to at least ",
+                                       HumanBytes(static_cast<double>(kBaselineBytes + item_bytes + stats_bytes) * 1.25),
+                                       ", or convert without --item-stats"));
+    }
+    if (indexed.ok()) {
+      ALRO_LOG(INFO) << "convert: indexing the item statistics of " << rated << " ratings ("
+                     << HumanBytes(static_cast<double>(stats_bytes)) << ")";
+      stats = std::make_unique<ItemStatsIndex>(per_item);
+      indexed = FillItemStats(runs, items, threads, stats.get());
+    }
+  }
+
   // Rank 0: drops (chunk order, with absolute line numbers), rating counts,
   // and phase 2, the tokenizer.
   int64_t rows_read = 0;
   absl::Status tokens = absl::OkStatus();
-  if (rank == 0) {
+  if (rank == 0 && indexed.ok()) {
     summary.drops = item_drops;
     std::vector<const nlohmann::json*> chunks;
     for (const nlohmann::json& r : rank_results) {
@@ -812,7 +885,9 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
     }
   }
   rank_results.clear();
-  ALRO_RETURN_IF_ERROR(Exchange(group, tokens, "", "training the tokenizer").status());
+  ALRO_RETURN_IF_ERROR(
+      Exchange(group, indexed.ok() ? tokens : indexed, "", "indexing item statistics and training the tokenizer")
+          .status());
 
   // Phase 3: split this rank's partitions.
   std::vector<int64_t> mine;
@@ -830,7 +905,9 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
   ctx.options = &options;
   ctx.split = &split;
   ctx.items = &items;
-  const int64_t merge_budget = std::max<int64_t>(0, summary.memory_limit - kBaselineBytes - item_bytes) / threads;
+  ctx.stats = stats.get();
+  const int64_t merge_budget =
+      std::max<int64_t>(0, summary.memory_limit - kBaselineBytes - item_bytes - stats_bytes) / threads;
   ctx.merge_buffer = std::clamp<size_t>(static_cast<size_t>(merge_budget / 2) / most_runs, kMinMergeBuffer,
                                         kMaxMergeBuffer);
   std::vector<PartitionResult> results(mine.size());
@@ -927,6 +1004,7 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
             {"shard_bytes", options.limits.max_bytes},
             {"vocab_size", options.vocab_size},
             {"identifiers_as_symbols", options.identifiers_as_symbols},
+            {"item_stats", split.item_stats},
             {"partitions", partitions}}}};
       nlohmann::json hist = nlohmann::json::object();
       for (const auto& [rating, count] : histogram) hist[rating] = count;

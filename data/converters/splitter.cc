@@ -15,11 +15,18 @@ namespace {
 // Every list shows at least this many history ratings.
 constexpr int64_t kMinHistory = 1;
 
-// Fills `out` in place (a recycled element keeps its string buffers).
-void FillInteraction(const ItemTable& items, const RatingEvent& e, proto::Interaction* out) {
+// Fills `out` in place (a recycled element keeps its string buffers);
+// `stats` (optional) adds the item's statistics as of `list_start`.
+void FillInteraction(const ItemTable& items, const RatingEvent& e, const ItemStatsIndex* stats, int64_t list_start,
+                     proto::Interaction* out) {
   out->mutable_item()->CopyFrom(items.item(e.item));
   out->set_rating(e.rating);
   out->set_timestamp(e.timestamp);
+  if (stats != nullptr) {
+    const ItemStatsAt at = stats->At(e.item, list_start);
+    out->mutable_item_stats()->set_count(at.count);
+    out->mutable_item_stats()->set_mean(static_cast<float>(at.mean));
+  }
 }
 
 const char* SplitName(proto::Split split) {
@@ -49,7 +56,7 @@ absl::StatusOr<SplitOptions> ResolveSplitOptions(const SplitOptions& options) {
 }
 
 absl::Status SplitUser(const std::string& user, const std::vector<RatingEvent>& events, const ItemTable& items,
-                       const SplitOptions& options, DropReport* drops,
+                       const ItemStatsIndex* stats, const SplitOptions& options, DropReport* drops,
                        const std::function<absl::Status(const proto::ListExample&)>& emit) {
   const int64_t m = options.num_candidates;
   const int64_t n = static_cast<int64_t>(events.size());
@@ -79,15 +86,20 @@ absl::Status SplitUser(const std::string& user, const std::vector<RatingEvent>& 
     ex.set_split(split);
     const int64_t number = split == proto::SPLIT_TRAIN ? train_window++ : 0;
     ex.set_example_id(absl::StrCat(SplitName(split), "/", user, "/", number));
+    // The window's first candidate in time: the statistics' cut-off.
+    const int64_t list_start = events[static_cast<size_t>(start)].timestamp;
+    const ItemStatsIndex* window_stats = options.item_stats ? stats : nullptr;
     for (int64_t h = std::max<int64_t>(0, start - options.max_history); h < start; ++h) {
-      FillInteraction(items, events[static_cast<size_t>(h)], ex.add_history());
+      FillInteraction(items, events[static_cast<size_t>(h)], window_stats, list_start, ex.add_history());
     }
     // Presentation order: a shuffle keyed by (seed, example id), so it is
     // independent of time and rating order and of the other lists.
     std::iota(order.begin(), order.end(), 0);
     Rng rng(HashCombine(options.seed, HashString(ex.example_id())));
     rng.Shuffle(&order);
-    for (int k : order) FillInteraction(items, events[static_cast<size_t>(start + k)], ex.add_candidates());
+    for (int k : order) {
+      FillInteraction(items, events[static_cast<size_t>(start + k)], window_stats, list_start, ex.add_candidates());
+    }
     ALRO_RETURN_IF_ERROR(emit(ex));
   }
   return absl::OkStatus();

@@ -10,6 +10,9 @@
 // A list needs at least one history rating, so users need at least
 // 2m + 1 ratings (and at least min_ratings). Candidates are stored in a
 // seeded shuffled presentation order, so the order carries no label.
+// With item_stats, every interaction of a list carries its item's rating
+// count and mean over all users' ratings strictly before the list's first
+// candidate.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "data/converters/item_stats.h"
 #include "data/converters/rating_log.h"
 #include "data/drop_report.h"
 #include "data/list_example.pb.h"
@@ -31,6 +35,9 @@ struct SplitOptions {
   int64_t min_ratings = 0;      ///< users with fewer ratings are dropped; 0 = 2m + 1
   int64_t stride = 0;           ///< step between training windows; 0 = m
   uint64_t seed = 42;           ///< presentation-order shuffle
+  /// Attach every interaction's item statistics as of the list's first
+  /// candidate (data/converters/item_stats.h).
+  bool item_stats = false;
 };
 
 /// Checks the options; returns them with the 0 defaults filled in.
@@ -41,8 +48,10 @@ absl::StatusOr<SplitOptions> ResolveSplitOptions(const SplitOptions& options);
 /// valid, then test. A user with too few ratings is reported to `drops`,
 /// all their ratings counted (reason "ratings of users with too few
 /// ratings").
+/// With options.item_stats, `stats` gives every interaction its item's
+/// statistics as of the list's first candidate.
 absl::Status SplitUser(const std::string& user, const std::vector<RatingEvent>& events, const ItemTable& items,
-                       const SplitOptions& options, DropReport* drops,
+                       const ItemStatsIndex* stats, const SplitOptions& options, DropReport* drops,
                        const std::function<absl::Status(const proto::ListExample&)>& emit);
 
 }  // namespace alro::data
