@@ -26,6 +26,8 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <climits>
+#include <iterator>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -459,7 +461,8 @@ absl::Status FillItemStats(const std::vector<std::vector<std::string>>& runs, co
 // kMaxCorpusSentences. Sentences come in a fixed order, so training is
 // deterministic.
 std::vector<std::string> TokenizerCorpus(const ItemTable& items, const std::vector<int64_t>& item_uses,
-                                         const std::map<std::string, int64_t>& rating_uses, int64_t total,
+                                         const std::map<std::string, int64_t>& rating_uses,
+                                         const std::map<std::string, int64_t>& stat_text_uses, int64_t total,
                                          const ConvertOptions& o) {
   const auto scaled = [&](int64_t times) {
     if (total <= kMaxCorpusSentences) return std::max<int64_t>(1, times);
@@ -483,7 +486,31 @@ std::vector<std::string> TokenizerCorpus(const ItemTable& items, const std::vect
         std::max<int64_t>(1, item_uses[static_cast<size_t>(i)]));
   }
   for (const auto& [text, uses] : rating_uses) add(text, uses);
+  for (const auto& [text, uses] : stat_text_uses) add(text, uses);
   return sentences;
+}
+
+// The {count} and {mean} texts the lists can show, each weighted by the
+// ratings after which an item has those statistics: for every item and
+// every k, its statistics over its first k ratings in time (a list's
+// cut-off always falls between two such groups). Computed before the split
+// (lists do not exist yet), so it covers every text a list can show.
+std::map<std::string, int64_t> StatTextUses(const ItemStatsIndex& stats, const config::PromptConfig& prompt) {
+  std::map<std::string, int64_t> uses;
+  proto::Interaction x;
+  for (int32_t item = 0; item < stats.items(); ++item) {
+    const int64_t n = stats.ratings(item);
+    for (int64_t k = 0; k <= n; ++k) {
+      // Statistics as of a moment after the first k ratings (ties grouped).
+      if (k > 0 && k < n && stats.timestamp(item, k) == stats.timestamp(item, k - 1)) continue;
+      const ItemStatsAt at = stats.At(item, k < n ? stats.timestamp(item, k) : INT64_MAX);
+      x.mutable_item_stats()->set_count(at.count);
+      x.mutable_item_stats()->set_mean(static_cast<float>(at.mean));
+      ++uses[ItemCountText(x)];
+      ++uses[ItemMeanText(prompt, x)];
+    }
+  }
+  return uses;
 }
 
 // A list for the tokenizer check: the first titled items, every rating
@@ -502,6 +529,12 @@ proto::ListExample SampleList(const ItemTable& items, const std::vector<float>& 
     proto::Interaction* x = k < lines - split.num_candidates ? ex.add_history() : ex.add_candidates();
     *x->mutable_item() = items.item(titled[static_cast<size_t>(k) % titled.size()]);
     x->set_rating(ratings[static_cast<size_t>(k) % ratings.size()]);
+    if (split.item_stats) {
+      // Counts of every magnitude, none (mean "-") included.
+      constexpr int64_t kSampleCounts[] = {0, 1, 7, 42, 310, 2900, 57000};
+      x->mutable_item_stats()->set_count(kSampleCounts[static_cast<size_t>(k) % std::size(kSampleCounts)]);
+      x->mutable_item_stats()->set_mean(ratings[static_cast<size_t>(k + 1) % ratings.size()]);
+    }
   }
   return ex;
 }
@@ -510,12 +543,17 @@ proto::ListExample SampleList(const ItemTable& items, const std::vector<float>& 
 // prompt as the job will, and writes it.
 absl::Status TokenizerPhase(const ConvertOptions& o, const SplitOptions& split, const ItemTable& items,
                             const std::vector<int64_t>& item_uses, const std::map<std::string, int64_t>& rating_uses,
-                            const std::vector<float>& rating_values, int64_t total) {
+                            const std::vector<float>& rating_values, const ItemStatsIndex* stats, int64_t total) {
   TokenizerTrainingOptions t;
   t.vocab_size = o.vocab_size;
   if (o.identifiers_as_symbols) t.user_defined_symbols = o.prompt.identifiers;
   t.user_defined_symbols.push_back(kNewlinePiece);
-  const std::vector<std::string> corpus = TokenizerCorpus(items, item_uses, rating_uses, total, o);
+  std::map<std::string, int64_t> stat_text_uses;
+  if (stats != nullptr) stat_text_uses = StatTextUses(*stats, o.prompt);
+  // Item statistics as single pieces: digits are split otherwise, and a
+  // model comparing "4.3" with "3.5" digit by digit learns far slower.
+  for (const auto& [text, uses] : stat_text_uses) t.user_defined_symbols.push_back(text);
+  const std::vector<std::string> corpus = TokenizerCorpus(items, item_uses, rating_uses, stat_text_uses, total, o);
   ALRO_LOG(INFO) << "convert: training a " << o.vocab_size << "-piece SentencePiece model on " << corpus.size()
                  << " sentences";
   ALRO_ASSIGN_OR_RETURN(std::string model, TrainTokenizer(corpus, t));
@@ -691,6 +729,10 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
     return InvalidArgument(absl::StrCat("--num-candidates ", split.num_candidates, " exceeds the ",
                                         options.prompt.identifiers.size(), " prompt identifiers"),
                            "lower --num-candidates or add prompt.identifiers");
+  }
+  if (PromptUsesItemStats(options.prompt) && !split.item_stats) {
+    return InvalidArgument("the prompt of --config shows item statistics ({count} or {mean}) but --item-stats is false",
+                           "convert with --item-stats true, or use a prompt without {count} {mean}");
   }
   if (options.partitions < 0 || options.memory_limit < 0 || options.spill_bytes < 0) {
     return InvalidArgument("--partitions and --memory-limit must not be negative", "0 chooses them automatically");
@@ -881,7 +923,8 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
                          "check --format and the input files");
     } else if (options.vocab_size > 0) {
       std::vector<float> rating_values(distinct_ratings.begin(), distinct_ratings.end());
-      tokens = TokenizerPhase(options, split, items, item_uses, rating_uses, rating_values, summary.ratings);
+      tokens = TokenizerPhase(options, split, items, item_uses, rating_uses, rating_values, stats.get(),
+                              summary.ratings);
     }
   }
   rank_results.clear();
