@@ -83,6 +83,7 @@ ConvertOptions Options(const std::string& in, const std::string& out) {
   o.split.max_history = 4;
   o.vocab_size = 150;
   o.partitions = 5;
+  o.split.item_stats = true;  // the statistics too must not depend on ranks and threads
   return o;
 }
 
