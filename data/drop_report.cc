@@ -2,6 +2,7 @@
 #include "data/drop_report.h"
 
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 
 namespace alro::data {
 
@@ -54,6 +55,61 @@ void DropReport::AddCount(absl::string_view reason, int64_t count, absl::string_
   } else {
     ++r.more;
   }
+}
+
+void DropReport::AddUnlisted(absl::string_view reason, int64_t count) {
+  if (count <= 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  Reason& r = reasons_[std::string(reason)];
+  r.count += count;
+  r.more += count;
+}
+
+void DropReport::Merge(const DropReport& other) {
+  if (this == &other) return;
+  std::map<std::string, Reason> theirs;
+  {
+    std::lock_guard<std::mutex> lock(other.mu_);
+    theirs = other.reasons_;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [name, t] : theirs) {
+    Reason& r = reasons_[name];
+    r.count += t.count;
+    for (const std::string& e : t.examples) {
+      if (r.examples.size() < examples_per_reason_) {
+        r.examples.push_back(e);
+      } else {
+        ++r.more;
+      }
+    }
+    r.more += t.more;
+  }
+}
+
+std::string DropReport::Serialize() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  nlohmann::json reasons = nlohmann::json::object();
+  for (const auto& [name, r] : reasons_) {
+    reasons[name] = {{"count", r.count}, {"examples", r.examples}, {"more", r.more}};
+  }
+  return nlohmann::json{{"subject", subject_}, {"examples_per_reason", examples_per_reason_}, {"reasons", reasons}}
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+absl::StatusOr<DropReport> DropReport::Deserialize(const std::string& text) {
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("reasons")) {
+    return absl::DataLossError("a serialized drop report is malformed");
+  }
+  DropReport out(j.value("subject", std::string("items")), j.value("examples_per_reason", kDefaultExamplesPerReason));
+  for (const auto& [name, r] : j["reasons"].items()) {
+    Reason& reason = out.reasons_[name];
+    reason.count = r.value("count", int64_t{0});
+    reason.examples = r.value("examples", std::vector<std::string>{});
+    reason.more = r.value("more", int64_t{0});
+  }
+  return out;
 }
 
 int64_t DropReport::total() const {

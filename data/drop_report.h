@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace alro::data {
@@ -37,6 +38,19 @@ class DropReport {
   /// Adds `count` items of `reason` without individual locations (e.g. the
   /// records of a missing shard).
   void AddCount(absl::string_view reason, int64_t count, absl::string_view explanation);
+
+  /// Adds `count` items of `reason` that are counted but not listed (their
+  /// occurrences were left out earlier, e.g. beyond a per-chunk example
+  /// limit): the summary says "... and N more".
+  void AddUnlisted(absl::string_view reason, int64_t count);
+
+  /// Adds everything `other` holds, as if its Add() calls had come after
+  /// this report's: counts add up, examples are kept up to the limit.
+  void Merge(const DropReport& other);
+
+  /// The report as JSON text, and back (results of other threads or ranks).
+  std::string Serialize() const;
+  static absl::StatusOr<DropReport> Deserialize(const std::string& text);
 
   /// Total items dropped.
   int64_t total() const;

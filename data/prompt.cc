@@ -91,6 +91,36 @@ std::vector<std::string> PromptLiterals(const config::PromptConfig& prompt) {
   return out;
 }
 
+absl::Status CheckPromptCoverage(const config::PromptConfig& prompt, std::shared_ptr<const Tokenizer> tokenizer,
+                                 const proto::ListExample* sample) {
+  ALRO_ASSIGN_OR_RETURN(std::shared_ptr<const PromptRenderer> renderer, PromptRenderer::Create(prompt, tokenizer));
+  if (sample != nullptr) {
+    ALRO_ASSIGN_OR_RETURN(RenderedExample rendered, renderer->Render(*sample));
+    const std::vector<int32_t>& t = rendered.tokens;
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (!tokenizer->IsUnknown(t[i])) continue;
+      // Context around the unknown token, for the message.
+      constexpr size_t kContextTokens = 6;
+      const size_t from = i > kContextTokens ? i - kContextTokens : 0;
+      const std::vector<int32_t> around(t.begin() + static_cast<std::ptrdiff_t>(from),
+                                        t.begin() + static_cast<std::ptrdiff_t>(std::min(t.size(), i + kContextTokens)));
+      return InvalidArgument(absl::StrCat("a prompt rendered with tokenizer ", tokenizer->name(),
+                                          " has an unknown token near \"", tokenizer->Decode(around), "\""),
+                             "use a tokenizer trained on text with these characters, or change the prompt");
+    }
+  }
+  for (const std::string& literal : PromptLiterals(prompt)) {
+    for (int32_t id : tokenizer->Encode(literal)) {
+      if (tokenizer->IsUnknown(id)) {
+        return InvalidArgument(absl::StrCat("the prompt text '", literal, "' has characters that tokenizer ",
+                                            tokenizer->name(), " does not know (it encodes them to the unknown token)"),
+                               "use a tokenizer trained on text with these characters, or change the prompt");
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::vector<int32_t> TrueOrder(const std::vector<float>& ratings, const std::vector<int32_t>& tie_ranks) {
   std::vector<int32_t> order(ratings.size());
   std::iota(order.begin(), order.end(), 0);

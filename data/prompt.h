@@ -69,6 +69,15 @@ uint64_t EvalTieSeed(const std::string& example_id);
 /// used as tokenizer training text.
 std::vector<std::string> PromptLiterals(const config::PromptConfig& prompt);
 
+/// Checks that `tokenizer` can render `prompt` as a job will: the template
+/// parses, every identifier is one token (PromptRenderer::Create), no fixed
+/// word of the template encodes to the unknown token, and neither does the
+/// rendering of `sample` (a list built from the data set's items and
+/// values, so every placeholder's text is tried; nullptr = none). The
+/// converter runs it on the tokenizer it trains, before writing any shard.
+absl::Status CheckPromptCoverage(const config::PromptConfig& prompt, std::shared_ptr<const Tokenizer> tokenizer,
+                                 const proto::ListExample* sample = nullptr);
+
 /// Options of a PromptRenderer beyond the prompt template.
 struct RenderOptions {
   /// Longest rendering allowed; the oldest history lines are left out until

@@ -84,6 +84,8 @@ int32_t Tokenizer::PieceToId(absl::string_view piece) const {
   return processor_->IsUnknown(id) && piece != processor_->IdToPiece(id) ? -1 : id;
 }
 
+bool Tokenizer::IsUnknown(int32_t id) const { return processor_->IsUnknown(id); }
+
 int32_t Tokenizer::vocab_size() const { return processor_->vocab_size(); }
 int32_t Tokenizer::bos_id() const { return processor_->bos_id(); }
 int32_t Tokenizer::eos_id() const { return processor_->eos_id(); }

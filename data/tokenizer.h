@@ -44,6 +44,9 @@ class Tokenizer {
   /// The id of `piece`, or -1 when the model has no such piece.
   int32_t PieceToId(absl::string_view piece) const;
 
+  /// True when `id` is the unknown token.
+  bool IsUnknown(int32_t id) const;
+
   int32_t vocab_size() const;
   int32_t bos_id() const;  ///< -1 when the model has none
   int32_t eos_id() const;  ///< -1 when the model has none

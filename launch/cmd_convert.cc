@@ -1,14 +1,20 @@
 // launch/cmd_convert.cc: `alro convert`: rating logs (MovieLens, Amazon,
 // generic JSONL) -> list-wise record shards, manifest and tokenizer
 // (data/converters/convert.h does the work; docs/data.md describes it).
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status.h"
 #include "config/config_io.h"
 #include "data/converters/convert.h"
+#include "data/converters/convert_mpi.h"
+#include "data/converters/progress.h"
+#include "distributed/runtime.h"
 #include "launch/command_util.h"
 #include "launch/commands.h"
 
@@ -22,7 +28,23 @@ std::string CommandText(int argc, char** argv) {
   return out;
 }
 
-absl::Status Run(const cli::CommandLine& cl, int argc, char** argv) {
+// "512M", "2G", "1.5G", "300000000": bytes; "0" = automatic.
+absl::StatusOr<int64_t> ParseBytes(const std::string& text) {
+  std::string t = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(text));
+  double scale = 1;
+  if (!t.empty() && (t.back() == 'B')) t.pop_back();
+  if (!t.empty() && (t.back() == 'K' || t.back() == 'M' || t.back() == 'G' || t.back() == 'T')) {
+    scale = t.back() == 'K' ? 1024.0 : t.back() == 'M' ? 1048576.0 : t.back() == 'G' ? 1073741824.0 : 1099511627776.0;
+    t.pop_back();
+  }
+  double value = 0;
+  if (!absl::SimpleAtod(t, &value) || value < 0) {
+    return InvalidArgument(absl::StrCat("--memory-limit '", text, "' is not a size"), "write e.g. 512M, 2G or 0 (auto)");
+  }
+  return static_cast<int64_t>(value * scale);
+}
+
+absl::Status Run(const cli::CommandLine& cl, int argc, char** argv, data::ConvertGroup* group) {
   data::ConvertOptions o;
   o.format = cl.Get("format");
   o.input = cl.Get("input");
@@ -55,10 +77,26 @@ absl::Status Run(const cli::CommandLine& cl, int argc, char** argv) {
     ALRO_ASSIGN_OR_RETURN(config::Config config, config::LoadConfig(cl.Get("config")));
     o.prompt = config.prompt;
   }
+  ALRO_ASSIGN_OR_RETURN(int64_t threads, cl.GetInt("threads"));
+  ALRO_ASSIGN_OR_RETURN(o.partitions, cl.GetInt("partitions"));
+  ALRO_ASSIGN_OR_RETURN(o.memory_limit, ParseBytes(cl.Get("memory-limit")));
+  if (threads < 0) return InvalidArgument("--threads must not be negative", "0 uses every core");
+  o.threads = static_cast<int>(threads);
+  o.scratch = cl.Get("scratch");
+  o.group = group;
   o.command_line = CommandText(argc, argv);
   ALRO_ASSIGN_OR_RETURN(data::ConvertSummary s, data::ConvertDataset(o));
+  if (group->rank() != 0) return absl::OkStatus();
+  const int cores = s.threads * s.ranks;
   std::printf("converted %s in %.1f s: %lld ratings of %lld users -> %s\n", o.input.c_str(), s.seconds,
               static_cast<long long>(s.ratings), static_cast<long long>(s.users), o.output.c_str());
+  std::printf("  %d rank(s) x %d thread(s), %lld partition(s): %s ratings/s, %s ratings/s per core; peak memory "
+              "%s per rank (limit %s), %lld sorted runs spilled\n",
+              s.ranks, s.threads, static_cast<long long>(s.partitions),
+              data::HumanCount(static_cast<double>(s.ratings) / std::max(s.seconds, 1e-9)).c_str(),
+              data::HumanCount(static_cast<double>(s.ratings) / std::max(s.seconds, 1e-9) / cores).c_str(),
+              data::HumanBytes(static_cast<double>(s.peak_memory_bytes)).c_str(),
+              data::HumanBytes(static_cast<double>(s.memory_limit)).c_str(), static_cast<long long>(s.spilled_runs));
   for (const data::SplitInfo& split : s.manifest.splits) {
     uint64_t bytes = 0;
     for (const data::ShardInfo& sh : split.shards) bytes += sh.bytes;
@@ -95,9 +133,23 @@ int RunConvert(int argc, char** argv) {
             "true: prompt identifiers are user-defined symbols; false: ordinary pieces (shorter titles)")
       .Flag("item-stats", "false",
             "true: store each item's rating count and mean as of the list's time, for the prompt's {count} {mean}")
-      .Flag("config", "", "a job config whose prompt (identifiers, words) the tokenizer must cover");
+      .Flag("config", "", "a job config whose prompt (identifiers, words) the tokenizer must cover")
+      .Flag("threads", "0", "worker threads per rank; 0 = every core")
+      .Flag("memory-limit", "0",
+            "memory budget per rank (e.g. 512M, 4G); 0 = a quarter of the machine's memory, at most 512M")
+      .Flag("partitions", "0", "user partitions, each with its own shards; 0 = from the input size")
+      .Flag("scratch", "", "directory for sorted runs (default: inside --output); every rank must see it");
   if (int code = ParseOrExit(cl, argc, argv); code >= 0) return code;
-  return ReportStatus("convert", Run(cl, argc, argv));
+  // Under mpirun every rank converts its share; alone this is a world of one.
+  dist::MpiRuntime mpi(&argc, &argv);
+  data::MpiConvertGroup group(MPI_COMM_WORLD);
+  const absl::Status status = Run(cl, argc, argv, &group);
+  // An error every rank saw alike is printed by rank 0; a rank's own failure
+  // by that rank.
+  if (status.ok() || group.rank() == 0 || status.code() != absl::StatusCode::kAborted) {
+    return ReportStatus("convert", status);
+  }
+  return kExitFailure;
 }
 
 }  // namespace alro::launch

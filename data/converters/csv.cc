@@ -1,48 +1,12 @@
-// data/converters/csv.cc: line reading, CSV splitting and UTF-8 repair.
+// data/converters/csv.cc: CSV splitting and UTF-8 repair.
 #include "data/converters/csv.h"
 
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "common/logging.h"
 #include "common/status.h"
 
 namespace alro::data {
-namespace {
-
-// Progress is logged every this many bytes of a large input.
-constexpr uint64_t kProgressBytes = uint64_t{64} << 20;
-constexpr char kUtf8Bom[] = "\xef\xbb\xbf";
-
-}  // namespace
-
-absl::StatusOr<LineReader> LineReader::Open(const std::string& path) {
-  LineReader reader;
-  ALRO_ASSIGN_OR_RETURN(reader.file_, MappedFile::Open(path));
-  reader.next_progress_ = kProgressBytes;
-  if (reader.file_.size() >= 3 && std::memcmp(reader.file_.data(), kUtf8Bom, 3) == 0) reader.pos_ = 3;
-  return reader;
-}
-
-bool LineReader::Next(absl::string_view* line) {
-  const uint64_t size = file_.size();
-  if (pos_ >= size) return false;
-  const char* begin = reinterpret_cast<const char*>(file_.data()) + pos_;
-  const void* nl = std::memchr(begin, '\n', size - pos_);
-  uint64_t len = nl ? static_cast<uint64_t>(static_cast<const char*>(nl) - begin) : size - pos_;
-  pos_ += len + (nl ? 1 : 0);
-  if (len > 0 && begin[len - 1] == '\r') --len;
-  *line = absl::string_view(begin, len);
-  ++line_number_;
-  if (pos_ >= next_progress_) {
-    ALRO_LOG(INFO) << "read " << (pos_ >> 20) << " of " << (size >> 20) << " MiB of " << file_.path() << " ("
-                   << (100 * pos_ / size) << "%)";
-    next_progress_ += kProgressBytes;
-  }
-  return true;
-}
-
-std::string LineReader::Where() const { return absl::StrCat(file_.path(), ":", line_number_); }
 
 absl::Status SplitCsvLine(absl::string_view line, std::vector<std::string>* fields) {
   fields->clear();

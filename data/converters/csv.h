@@ -1,41 +1,16 @@
-// data/converters/csv.h: the text-input helpers the converters share: a line
-// reader over a memory-mapped file (with progress), an RFC 4180 CSV field
-// splitter (quoted fields with commas and doubled quotes), and Latin-1 to
-// UTF-8 repair for the older MovieLens files.
+// data/converters/csv.h: the text helpers the converters share: an RFC 4180
+// CSV field splitter (quoted fields with commas and doubled quotes), and
+// Latin-1 to UTF-8 repair for the older MovieLens files. (Lines are read by
+// data/converters/chunked_input.h.)
 #pragma once
 
-#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "common/file_util.h"
 
 namespace alro::data {
-
-/// Iterates the lines of a file (without "\n" or "\r\n"; a UTF-8 byte-order
-/// mark on the first line is dropped), logging progress on large files.
-class LineReader {
- public:
-  static absl::StatusOr<LineReader> Open(const std::string& path);
-
-  /// Next line into `line`; false at the end of the file.
-  bool Next(absl::string_view* line);
-  /// 1-based number of the line Next() returned last.
-  int64_t line_number() const { return line_number_; }
-  const std::string& path() const { return file_.path(); }
-  uint64_t size() const { return file_.size(); }
-  /// "path:line" of the line Next() returned last.
-  std::string Where() const;
-
- private:
-  LineReader() = default;
-  MappedFile file_;
-  uint64_t pos_ = 0;
-  int64_t line_number_ = 0;
-  uint64_t next_progress_ = 0;
-};
 
 /// Splits one CSV line into fields. Quoted fields may contain commas and
 /// doubled quotes (""). Fails (with the column) on an unterminated quote or

@@ -3,23 +3,39 @@
 
 #include <algorithm>
 
+#include "common/status.h"
+
 namespace alro::data {
 
-ItemStatsIndex::ItemStatsIndex(const RatingLog& log) : by_item_(log.items.size()) {
-  std::vector<std::vector<std::pair<int64_t, float>>> ratings(log.items.size());
-  for (const auto& [user, events] : log.users) {
-    for (const RatingEvent& e : events) ratings[static_cast<size_t>(e.item)].emplace_back(e.timestamp, e.rating);
+ItemStatsIndex::ItemStatsIndex(const std::vector<int64_t>& ratings_per_item)
+    : by_item_(ratings_per_item.size()), filled_(new std::atomic<int64_t>[ratings_per_item.size()]) {
+  for (size_t i = 0; i < ratings_per_item.size(); ++i) {
+    by_item_[i].resize(static_cast<size_t>(ratings_per_item[i]));
+    filled_[i] = 0;
   }
-  for (size_t i = 0; i < ratings.size(); ++i) {
+}
+
+void ItemStatsIndex::Add(int32_t item, int64_t timestamp, float rating) {
+  const auto i = static_cast<size_t>(item);
+  const int64_t slot = filled_[i].fetch_add(1, std::memory_order_relaxed);
+  ALRO_CHECK(slot < static_cast<int64_t>(by_item_[i].size()), "more ratings of item ", item, " than counted");
+  by_item_[i][static_cast<size_t>(slot)] = Entry{timestamp, static_cast<double>(rating)};
+}
+
+void ItemStatsIndex::Finish(int32_t begin, int32_t end) {
+  for (int32_t item = begin; item < end; ++item) {
+    std::vector<Entry>& entries = by_item_[static_cast<size_t>(item)];
+    ALRO_CHECK(filled_[static_cast<size_t>(item)].load() == static_cast<int64_t>(entries.size()),
+               "item ", item, " has fewer ratings than counted");
     // Equal timestamps sort by rating, so the sums do not depend on the input
     // order (a query never splits a group of equal timestamps anyway).
-    std::sort(ratings[i].begin(), ratings[i].end());
-    std::vector<Entry>& out = by_item_[i];
-    out.reserve(ratings[i].size());
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+      return a.timestamp != b.timestamp ? a.timestamp < b.timestamp : a.cumulative_sum < b.cumulative_sum;
+    });
     double sum = 0.0;
-    for (const auto& [timestamp, rating] : ratings[i]) {
-      sum += rating;
-      out.push_back({timestamp, sum});
+    for (Entry& e : entries) {
+      sum += e.cumulative_sum;
+      e.cumulative_sum = sum;
     }
   }
 }

@@ -1,8 +1,10 @@
 // data/converters/jsonl.cc: the generic JSONL layout (docs/data.md).
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 #include "common/json_util.h"
 #include "common/status.h"
+#include "data/converters/chunked_input.h"
 #include "data/converters/csv.h"
 #include "data/converters/formats.h"
 #include "data/converters/json_fields.h"
@@ -25,56 +27,70 @@ proto::Item ItemFromRow(const nlohmann::json& row) {
   return item;
 }
 
-absl::StatusOr<nlohmann::json> ParseRow(LineReader& lines, absl::string_view line, const char* what,
-                                        DropReport* drops) {
-  absl::StatusOr<nlohmann::json> j = ParseJson(line, lines.Where());
-  if (j.ok() && j->is_object()) return j;
-  drops->Add(what, lines.Where(), j.ok() ? "not a JSON object" : j.status().message());
-  return absl::InvalidArgumentError("skipped");
-}
+class GenericJsonl : public InputFormat {
+ public:
+  GenericJsonl(std::string input, std::string metadata) : input_(std::move(input)), metadata_(std::move(metadata)) {}
 
-}  // namespace
-
-absl::StatusOr<RatingLog> ReadGenericJsonl(const std::string& input, const std::string& metadata,
-                                           DropReport* drops) {
-  RatingLogBuilder b(drops);
-  absl::string_view line;
-  if (!metadata.empty()) {
-    ALRO_ASSIGN_OR_RETURN(LineReader lines, LineReader::Open(metadata));
-    ALRO_RETURN_IF_ERROR(b.AddInputFile(metadata, "metadata"));
-    while (lines.Next(&line)) {
-      if (absl::StripAsciiWhitespace(line).empty()) continue;
-      absl::StatusOr<nlohmann::json> row = ParseRow(lines, line, "malformed metadata row", drops);
-      if (!row.ok()) continue;
-      if (JsonString(*row, "item").empty()) {
-        drops->Add("malformed metadata row", lines.Where(), "no 'item'");
-        continue;
-      }
-      b.AddItem(ItemFromRow(*row));
-    }
+  std::vector<InputFile> Files() const override {
+    std::vector<InputFile> files;
+    if (!metadata_.empty()) files.push_back({"metadata", metadata_});
+    files.push_back({"interactions", input_});
+    return files;
   }
-  ALRO_ASSIGN_OR_RETURN(LineReader lines, LineReader::Open(input));
-  ALRO_RETURN_IF_ERROR(b.AddInputFile(input, "interactions"));
-  while (lines.Next(&line)) {
-    if (absl::StripAsciiWhitespace(line).empty()) continue;
-    b.CountRow();
-    absl::StatusOr<nlohmann::json> row = ParseRow(lines, line, "malformed interaction row", drops);
-    if (!row.ok()) continue;
+  const std::string& ratings_path() const override { return input_; }
+
+  absl::Status ReadItems(ItemTable* items, DropReport* drops) const override {
+    if (metadata_.empty()) return absl::OkStatus();
+    return ForEachLine(metadata_, [&](absl::string_view line, int64_t number) {
+      if (absl::StripAsciiWhitespace(line).empty()) return;
+      const std::string where = absl::StrCat(metadata_, ":", number);
+      absl::StatusOr<nlohmann::json> row = ParseJson(line, where);
+      if (!row.ok() || !row->is_object()) {
+        return drops->Add("malformed metadata row", where, row.ok() ? "not a JSON object" : row.status().message());
+      }
+      if (JsonString(*row, "item").empty()) return drops->Add("malformed metadata row", where, "no 'item'");
+      items->Add(ItemFromRow(*row));
+    });
+  }
+
+  bool ParseRating(absl::string_view line, bool, RowSink* sink) const override {
+    absl::StatusOr<nlohmann::json> row = ParseJson(line, "interaction");
+    if (!row.ok() || !row->is_object()) {
+      sink->Drop("malformed interaction row", row.ok() ? "not a JSON object" : std::string(row.status().message()));
+      return true;
+    }
     double rating = 0;
     int64_t timestamp = 0;
     if (!JsonNumber(*row, "rating", &rating)) {
-      drops->Add("bad rating", lines.Where(), "'rating' is missing or not a number");
-      continue;
+      sink->Drop("bad rating", "'rating' is missing or not a number");
+      return true;
     }
     if (!JsonInteger(*row, "timestamp", &timestamp)) {
-      drops->Add("bad timestamp", lines.Where(), "'timestamp' is missing or not an integer");
-      continue;
+      sink->Drop("bad timestamp", "'timestamp' is missing or not an integer");
+      return true;
     }
     const std::string item_id = JsonString(*row, "item");
-    if (!item_id.empty() && !JsonString(*row, "title").empty()) b.AddItem(ItemFromRow(*row));
-    b.AddRating(JsonString(*row, "user"), item_id, rating, timestamp, lines.Where());
+    if (!item_id.empty() && !JsonString(*row, "title").empty()) sink->AddItem(ItemFromRow(*row));
+    sink->AddRating(JsonString(*row, "user"), item_id, rating, timestamp);
+    return true;
   }
-  return b.Finish();
+
+ private:
+  std::string input_;
+  std::string metadata_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<InputFormat>> OpenGenericJsonl(const std::string& input,
+                                                              const std::string& metadata) {
+  for (const std::string* path : {&input, &metadata}) {
+    if (!path->empty() && !PathExists(*path)) {
+      return UserError(absl::StatusCode::kNotFound, absl::StrCat("JSONL input ", *path, " does not exist"),
+                       "check --input and --metadata");
+    }
+  }
+  return std::unique_ptr<InputFormat>(new GenericJsonl(input, metadata));
 }
 
 }  // namespace alro::data

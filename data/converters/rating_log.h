@@ -1,76 +1,67 @@
-// data/converters/rating_log.h: the in-memory form every input format is read
-// into before splitting: an item table and each user's ratings. Readers add
-// rows through RatingLogBuilder, which rejects (and reports) bad rows.
+// data/converters/rating_log.h: what the input formats are read into. Items
+// are read whole into an ItemTable (item metadata stays in memory); rating
+// rows are parsed a chunk at a time into a RowSink, which the converter
+// implements (data/converters/convert.cc), so that no reader ever holds the
+// ratings of the whole input.
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
-#include "absl/status/statusor.h"
-#include "data/drop_report.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "data/list_example.pb.h"
-#include "nlohmann/json.hpp"
 
 namespace alro::data {
 
-/// One rating of a user, before splitting.
+/// One rating of a user, after grouping.
 struct RatingEvent {
-  int32_t item = 0;        ///< index into RatingLog::items
+  int32_t item = 0;        ///< index into the ItemTable
   float rating = 0.0f;
   int64_t timestamp = 0;
-  int64_t sequence = 0;    ///< input order; breaks timestamp ties deterministically
+  int64_t sequence = 0;    ///< input order (byte offset); breaks timestamp ties deterministically
 };
 
-/// Everything a converter read.
-struct RatingLog {
-  std::vector<proto::Item> items;
-  /// User id -> ratings in input order. std::map: users come out sorted, so
-  /// the output does not depend on hash order.
-  std::map<std::string, std::vector<RatingEvent>> users;
-  /// The input files with sizes and CRCs (for the manifest).
-  nlohmann::json inputs = nlohmann::json::array();
-  int64_t rows_read = 0;
-};
-
-/// Collects items and ratings, validating each row.
-class RatingLogBuilder {
+/// The items of a data set, in definition order, looked up by id.
+class ItemTable {
  public:
-  explicit RatingLogBuilder(DropReport* drops) : drops_(drops) {}
-
   /// Adds (or completes) an item. A later definition of the same id with a
   /// title fills a missing title; otherwise the first definition wins.
-  void AddItem(proto::Item item);
-  /// True when an item with `item_id` was added.
-  bool HasItem(const std::string& item_id) const { return index_.count(item_id) > 0; }
-
-  /// Adds one rating row; `where` is "file:line". The item may be defined
-  /// later; Finish() drops ratings of items that never got a title.
-  void AddRating(const std::string& user_id, const std::string& item_id, double rating, int64_t timestamp,
-                 const std::string& where);
-
-  /// Parses rating/timestamp text and adds the row, or reports why not.
-  void AddRatingText(const std::string& user_id, const std::string& item_id, absl::string_view rating,
-                     absl::string_view timestamp, const std::string& where);
-
-  /// Records an input file (size and CRC32C) in RatingLog::inputs.
-  absl::Status AddInputFile(const std::string& path, const std::string& role);
-
-  /// Counts a line read.
-  void CountRow() { ++log_.rows_read; }
-  DropReport* drops() { return drops_; }
-
-  /// Drops ratings of items that never got a title (reported), and returns
-  /// the log.
-  RatingLog Finish();
+  void Add(proto::Item item);
+  /// Index of `item_id`, or -1.
+  int32_t Find(absl::string_view item_id) const;
+  const proto::Item& item(int32_t index) const { return items_[static_cast<size_t>(index)]; }
+  const std::vector<proto::Item>& items() const { return items_; }
+  int32_t size() const { return static_cast<int32_t>(items_.size()); }
+  /// Approximate heap bytes held (protos, strings, the id index), for the
+  /// memory budget.
+  int64_t ApproxBytes() const;
 
  private:
-  DropReport* drops_;
-  RatingLog log_;
-  std::unordered_map<std::string, int32_t> index_;
-  int64_t sequence_ = 0;
+  std::vector<proto::Item> items_;
+  absl::flat_hash_map<std::string, int32_t> index_;
+};
+
+/// Receives the rows of one chunk of a ratings file. The parser calls one
+/// of these per row; the row's place (file, line) is known to the sink.
+class RowSink {
+ public:
+  virtual ~RowSink() = default;
+  /// A rating row; empty ids and non-finite ratings are dropped (reported).
+  void AddRating(absl::string_view user_id, absl::string_view item_id, double rating, int64_t timestamp);
+  /// Parses rating/timestamp text and adds the row, or reports why not
+  /// (integral or float timestamps are accepted).
+  void AddRatingText(absl::string_view user_id, absl::string_view item_id, absl::string_view rating,
+                     absl::string_view timestamp);
+  /// An item defined inline by a rating row (generic JSONL).
+  virtual void AddItem(proto::Item item) = 0;
+  /// Drops the current row: `reason` is the category, `detail` says why.
+  virtual void Drop(absl::string_view reason, std::string detail) = 0;
+
+ protected:
+  /// A validated rating row.
+  virtual void Accept(absl::string_view user_id, absl::string_view item_id, float rating, int64_t timestamp) = 0;
 };
 
 /// Splits "Title (1995)" into title and year (0 when there is none).

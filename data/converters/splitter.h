@@ -1,7 +1,7 @@
-// data/converters/splitter.h: turns a RatingLog into list-wise examples with
-// the per-user time split (docs/data.md, "Split protocol"):
+// data/converters/splitter.h: turns one user's ratings into list-wise
+// examples with the per-user time split (docs/data.md, "Split protocol"):
 //
-//   sort each user's ratings by time (ties: input order);
+//   the user's ratings in time order (ties: input order);
 //   test  = the last m rated items as candidates;
 //   valid = the m before them;
 //   train = earlier windows of m, stepping back by `stride`;
@@ -18,8 +18,10 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "data/converters/item_stats.h"
 #include "data/converters/rating_log.h"
 #include "data/drop_report.h"
 #include "data/list_example.pb.h"
@@ -41,11 +43,15 @@ struct SplitOptions {
 /// Checks the options; returns them with the 0 defaults filled in.
 absl::StatusOr<SplitOptions> ResolveSplitOptions(const SplitOptions& options);
 
-/// Calls `emit` for every example, users in sorted order, for each user the
-/// training windows oldest first, then valid, then test. Users with too few
-/// ratings are reported to `drops`, all their ratings counted (reason
-/// "ratings of users with too few ratings").
-absl::Status SplitRatingLog(const RatingLog& log, const SplitOptions& options, DropReport* drops,
-                            const std::function<absl::Status(const proto::ListExample&)>& emit);
+/// Calls `emit` for every example of `user`, whose ratings `events` are in
+/// time order (ties: input order): the training windows oldest first, then
+/// valid, then test. A user with too few ratings is reported to `drops`,
+/// all their ratings counted (reason "ratings of users with too few
+/// ratings").
+/// With options.item_stats, `stats` gives every interaction its item's
+/// statistics as of the list's first candidate.
+absl::Status SplitUser(const std::string& user, const std::vector<RatingEvent>& events, const ItemTable& items,
+                       const ItemStatsIndex* stats, const SplitOptions& options, DropReport* drops,
+                       const std::function<absl::Status(const proto::ListExample&)>& emit);
 
 }  // namespace alro::data

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# tests/data/cli_test.sh ALRO WORKDIR: `alro convert` and `alro data
-# inspect|verify` as a user runs them, on a small ml-latest-style fixture:
-# conversion, byte-identical reconversion, verify OK, inspect output, and
-# verify failing (exit 1, naming the record) after a flipped bit.
+# tests/data/cli_test.sh ALRO WORKDIR [MPIRUN...]: `alro convert` and `alro
+# data inspect|verify` as a user runs them, on a small ml-latest-style
+# fixture: conversion, byte-identical reconversion, verify OK, inspect
+# output, verify failing (exit 1, naming the record) after a flipped bit,
+# and, given an mpirun command, `mpirun -np 2 alro convert` writing the same
+# bytes as one process with one thread.
 set -euo pipefail
 ALRO="$1"
 WORK="$2"
+shift 2
+MPIRUN=("$@")
 rm -rf "$WORK" && mkdir -p "$WORK/in"
 
 {
@@ -29,6 +33,17 @@ grep -q "1 bad rating" "$WORK/convert_a.txt" || { cat "$WORK/convert_a.txt"; ech
 for f in "$WORK"/a/*.rec "$WORK"/a/*.idx "$WORK"/a/tokenizer.model; do cmp "$f" "$WORK/b/$(basename "$f")"; done
 diff <(grep -v '"command"' "$WORK/a/manifest.json") <(grep -v '"command"' "$WORK/b/manifest.json")
 "$ALRO" data verify "$WORK/a" | grep -q "OK:"
+grep -q "peak memory" "$WORK/convert_a.txt" || { cat "$WORK/convert_a.txt"; echo "no peak memory in the summary"; exit 1; }
+if [ "${#MPIRUN[@]}" -gt 0 ]; then
+  "$ALRO" convert --format movielens --input "$WORK/in" --output "$WORK/np1" --num-candidates 3 \
+      --vocab-size 150 --partitions 3 --threads 1 > "$WORK/convert_np1.txt"
+  "${MPIRUN[@]}" -np 2 "$ALRO" convert --format movielens --input "$WORK/in" --output "$WORK/np2" \
+      --num-candidates 3 --vocab-size 150 --partitions 3 --threads 2 > "$WORK/convert_np2.txt"
+  grep -q "2 rank(s) x 2 thread(s)" "$WORK/convert_np2.txt" || { cat "$WORK/convert_np2.txt"; exit 1; }
+  [ "$(ls "$WORK/np1")" = "$(ls "$WORK/np2")" ] || { ls "$WORK/np1" "$WORK/np2"; exit 1; }
+  for f in "$WORK"/np1/*.rec "$WORK"/np1/*.idx "$WORK"/np1/tokenizer.model; do cmp "$f" "$WORK/np2/$(basename "$f")"; done
+  diff <(grep -v '"command"' "$WORK/np1/manifest.json") <(grep -v '"command"' "$WORK/np2/manifest.json")
+fi
 "$ALRO" data inspect "$WORK/a" > "$WORK/inspect.txt"
 for want in "split train" "split valid" "split test" "candidate ratings" "Answer:"; do
   grep -q "$want" "$WORK/inspect.txt" || { cat "$WORK/inspect.txt"; echo "inspect lacks '$want'"; exit 1; }

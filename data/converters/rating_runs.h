@@ -1,0 +1,80 @@
+// data/converters/rating_runs.h: the external sort that groups ratings per
+// user within a memory budget. Parsed rating rows are buffered per user
+// partition (RunBuffer); a full buffer is sorted by (user, timestamp,
+// input order) and spilled to a run file in the scratch directory; a
+// partition's runs are then merged (RunMerger), which yields each user's
+// ratings together and in time order while holding only a small read
+// buffer per run.
+//
+// A row is encoded as [u32 user bytes][u32 item bytes][f32 rating]
+// [i64 timestamp][i64 sequence][user][item] in host byte order, in memory
+// and in run files alike (run files are scratch, read back by the same job).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace alro::data {
+
+/// One decoded row; the views point into a RunBuffer or a run reader.
+struct RatingRow {
+  absl::string_view user;
+  absl::string_view item;
+  float rating = 0.0f;
+  int64_t timestamp = 0;
+  int64_t sequence = 0;  ///< byte offset of the row in the ratings file: unique, input order
+};
+
+/// Bytes of the fixed part of an encoded row.
+inline constexpr size_t kRunRowHeaderBytes = 28;
+
+/// Rows of one partition waiting to be spilled.
+class RunBuffer {
+ public:
+  void Add(absl::string_view user, absl::string_view item, float rating, int64_t timestamp, int64_t sequence);
+  /// Memory the buffer holds (encoded rows plus their offsets).
+  size_t bytes() const { return arena_.size() + offsets_.size() * sizeof(uint64_t); }
+  bool empty() const { return offsets_.empty(); }
+  int64_t rows() const { return static_cast<int64_t>(offsets_.size()); }
+  /// Sorts the rows by (user, timestamp, sequence), writes them to `path`
+  /// and empties the buffer (releasing its memory).
+  absl::Status SpillSorted(const std::string& path);
+
+ private:
+  std::string arena_;
+  std::vector<uint64_t> offsets_;
+};
+
+/// Merges sorted run files into one stream in (user, timestamp, sequence)
+/// order.
+class RunMerger {
+ public:
+  /// Opens `paths`, reading each through a buffer of `buffer_bytes`.
+  static absl::StatusOr<std::unique_ptr<RunMerger>> Open(const std::vector<std::string>& paths,
+                                                         size_t buffer_bytes);
+  ~RunMerger();
+  /// The next row into `row` (valid until the next call); false at the end.
+  absl::StatusOr<bool> Next(RatingRow* row);
+  /// Bytes of the runs consumed so far.
+  uint64_t bytes_read() const { return bytes_read_; }
+
+ private:
+  struct Reader;
+  RunMerger() = default;
+  absl::Status Advance(size_t reader);
+  std::vector<std::unique_ptr<Reader>> readers_;
+  std::vector<size_t> heap_;  // reader indices with a current row, min-heap by row key
+  size_t last_ = SIZE_MAX;    // reader whose row Next() returned last (advanced on the next call)
+  uint64_t bytes_read_ = 0;
+};
+
+/// True when row a sorts before row b: user, then timestamp, then sequence.
+bool RowBefore(const RatingRow& a, const RatingRow& b);
+
+}  // namespace alro::data
