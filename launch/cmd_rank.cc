@@ -32,6 +32,7 @@
 #include "common/status.h"
 #include "data/list_example.pb.h"
 #include "data/loader.h"
+#include "data/rank_request.h"
 #include "distributed/device.h"
 #include "distributed/process_grid.h"
 #include "distributed/runtime.h"
@@ -44,55 +45,8 @@
 namespace alro::launch {
 namespace {
 
-// One parsed request.
-struct Request {
-  std::string id;
-  data::proto::ListExample example;
-  std::vector<std::string> candidate_ids;
-};
-
-void FillItem(const nlohmann::json& j, data::proto::Item* item) {
-  item->set_item_id(j.value("id", ""));
-  item->set_title(j.value("title", ""));
-  item->set_year(j.value("year", 0));
-  for (const auto& g : j.value("genres", nlohmann::json::array())) item->add_genres(g.get<std::string>());
-  item->set_category(j.value("category", ""));
-}
-
-absl::StatusOr<Request> ParseRequest(const std::string& line, const std::string& where, size_t max_candidates) {
-  ALRO_ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(line, where));
-  const char* kHint = "each line is {\"id\": ..., \"history\": [{\"title\", \"rating\"}...], "
-                      "\"candidates\": [{\"id\", \"title\"}...]}";
-  try {
-    if (!j.is_object() || !j.contains("candidates") || !j["candidates"].is_array() || j["candidates"].empty()) {
-      return UserError(absl::StatusCode::kInvalidArgument, absl::StrCat(where, ": no \"candidates\" array"), kHint);
-    }
-    if (j["candidates"].size() > max_candidates) {
-      return UserError(absl::StatusCode::kInvalidArgument,
-                       absl::StrCat(where, ": ", j["candidates"].size(), " candidates, but the model has ",
-                                    max_candidates, " identifiers"),
-                       "split the request or train with more prompt.identifiers");
-    }
-    Request r;
-    r.id = j.contains("id") ? (j["id"].is_string() ? j["id"].get<std::string>() : j["id"].dump()) : where;
-    r.example.set_example_id(r.id);
-    r.example.set_user_id(j.value("user", r.id));
-    for (const nlohmann::json& h : j.value("history", nlohmann::json::array())) {
-      data::proto::Interaction* x = r.example.add_history();
-      FillItem(h, x->mutable_item());
-      x->set_rating(h.value("rating", 0.0f));
-      x->set_timestamp(h.value("timestamp", int64_t{0}));
-    }
-    for (const nlohmann::json& c : j["candidates"]) {
-      data::proto::Interaction* x = r.example.add_candidates();
-      FillItem(c, x->mutable_item());
-      r.candidate_ids.push_back(c.value("id", std::to_string(r.candidate_ids.size())));
-    }
-    return r;
-  } catch (const nlohmann::json::exception& e) {
-    return UserError(absl::StatusCode::kInvalidArgument, absl::StrCat(where, ": ", e.what()), kHint);
-  }
-}
+// One parsed request (data/rank_request.h).
+using Request = data::RankRequest;
 
 // Ranks one request: once in the given order, or over `bootstrap` random
 // orders aggregated by mean position. Returns (candidate index, score) best first.
@@ -191,6 +145,9 @@ int RunRank(int argc, char** argv) {
   if (!model.ok()) return ReportStatus("rank", model.status());
   absl::StatusOr<std::shared_ptr<const data::PromptRenderer>> renderer = data::OpenRenderer(*cfg);
   if (!renderer.ok()) return ReportStatus("rank", renderer.status());
+  if (absl::Status same = train::CheckCheckpointTokenizer(*reader, (*renderer)->tokenizer()); !same.ok()) {
+    return ReportStatus("rank", same);
+  }
   absl::StatusOr<std::string> input = ReadFileToString(command_line.Get("input"));
   if (!input.ok()) return ReportStatus("rank", input.status());
 
@@ -207,7 +164,7 @@ int RunRank(int argc, char** argv) {
     ++line_number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     absl::StatusOr<Request> request =
-        ParseRequest(line, absl::StrCat(command_line.Get("input"), ":", line_number), identifiers.size());
+        data::ParseRankRequest(line, absl::StrCat(command_line.Get("input"), ":", line_number), identifiers.size());
     if (!request.ok()) return ReportStatus("rank", request.status());
     requests.push_back(std::move(*request));
     line_numbers.push_back(line_number);

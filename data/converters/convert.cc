@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/crc32c.h"
 #include "common/file_util.h"
 #include "common/logging.h"
 #include "common/status.h"
@@ -160,6 +161,8 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
     ALRO_ASSIGN_OR_RETURN(std::string model, TrainTokenizer(corpus, t));
     ALRO_RETURN_IF_ERROR(WriteFileAtomically(JoinPath(options.output, kTokenizerName), model));
     manifest.tokenizer = kTokenizerName;
+    manifest.tokenizer_bytes = model.size();
+    manifest.tokenizer_crc32c = crc32c::Value(model);
   }
 
   summary.users = static_cast<int64_t>(users_with_lists.size());
