@@ -134,6 +134,9 @@ grep -q "was trained with tokenizer" "$W/eval_other_tok.log" || fail "eval: no t
 if "$ALRO" rank --checkpoint "$W/ckpt" --input "$W/requests.jsonl" --set model.tokenizer="$W/ds/other/tokenizer.model" \
     > "$W/rank_other_tok.log" 2>&1; then fail "rank accepted another tokenizer"; fi
 grep -q "was trained with tokenizer" "$W/rank_other_tok.log" || fail "rank: no tokenizer mismatch message"
+if "$ALRO" train --config "$W/run.yaml" --set model.tokenizer="$W/ds/other/tokenizer.model" --set schedule.steps=8 --resume auto \
+    > "$W/resume_other_tok.log" 2>&1; then fail "a resume accepted another tokenizer"; fi
+grep -q "was trained with tokenizer" "$W/resume_other_tok.log" || fail "resume: no tokenizer mismatch message"
 
 # 3e. model.pretrained: the exported checkpoint's config.json defines the
 # shape. Unset keys come from it (the plan names the source); an edited
