@@ -1,6 +1,9 @@
 // data/rank_request.cc: a JSONL rank request -> ListExample.
 #include "data/rank_request.h"
 
+#include <limits>
+#include <type_traits>
+
 #include "absl/strings/str_cat.h"
 #include "common/json_util.h"
 #include "common/status.h"
@@ -8,12 +11,37 @@
 namespace alro::data {
 namespace {
 
-void FillItem(const nlohmann::json& j, proto::Item* item) {
+constexpr char kHint[] = "each line is {\"id\": ..., \"history\": [{\"title\", \"rating\"}...], "
+                         "\"candidates\": [{\"id\", \"title\"}...]}";
+
+// The number at `key` of `j` (default when absent) if it fits T; converting
+// an out-of-range double to an integer or float is undefined behaviour, so
+// such values are errors.
+template <typename T>
+absl::StatusOr<T> Number(const nlohmann::json& j, const char* key, T fallback, const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  const bool integral_ok = std::is_integral_v<T> ? it->is_number_integer() : it->is_number();
+  if (integral_ok) {
+    const double v = it->get<double>();
+    if (v >= double(std::numeric_limits<T>::lowest()) && v <= double(std::numeric_limits<T>::max())) {
+      return it->get<T>();
+    }
+  }
+  return UserError(absl::StatusCode::kInvalidArgument,
+                   absl::StrCat(where, ": \"", key, "\" is ", it->dump(), ", not ",
+                                std::is_integral_v<T> ? "an integer" : "a number", " in range"),
+                   kHint);
+}
+
+absl::Status FillItem(const nlohmann::json& j, const std::string& where, proto::Item* item) {
   item->set_item_id(j.value("id", ""));
   item->set_title(j.value("title", ""));
-  item->set_year(j.value("year", 0));
+  ALRO_ASSIGN_OR_RETURN(const int32_t year, Number<int32_t>(j, "year", 0, where));
+  item->set_year(year);
   for (const auto& g : j.value("genres", nlohmann::json::array())) item->add_genres(g.get<std::string>());
   item->set_category(j.value("category", ""));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -21,8 +49,6 @@ void FillItem(const nlohmann::json& j, proto::Item* item) {
 absl::StatusOr<RankRequest> ParseRankRequest(const std::string& line, const std::string& where,
                                              size_t max_candidates) {
   ALRO_ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(line, where));
-  const char* kHint = "each line is {\"id\": ..., \"history\": [{\"title\", \"rating\"}...], "
-                      "\"candidates\": [{\"id\", \"title\"}...]}";
   try {
     if (!j.is_object() || !j.contains("candidates") || !j["candidates"].is_array() || j["candidates"].empty()) {
       return UserError(absl::StatusCode::kInvalidArgument, absl::StrCat(where, ": no \"candidates\" array"), kHint);
@@ -39,13 +65,15 @@ absl::StatusOr<RankRequest> ParseRankRequest(const std::string& line, const std:
     r.example.set_user_id(j.value("user", r.id));
     for (const nlohmann::json& h : j.value("history", nlohmann::json::array())) {
       proto::Interaction* x = r.example.add_history();
-      FillItem(h, x->mutable_item());
-      x->set_rating(h.value("rating", 0.0f));
-      x->set_timestamp(h.value("timestamp", int64_t{0}));
+      ALRO_RETURN_IF_ERROR(FillItem(h, where, x->mutable_item()));
+      ALRO_ASSIGN_OR_RETURN(const float rating, Number<float>(h, "rating", 0.0f, where));
+      ALRO_ASSIGN_OR_RETURN(const int64_t timestamp, Number<int64_t>(h, "timestamp", 0, where));
+      x->set_rating(rating);
+      x->set_timestamp(timestamp);
     }
     for (const nlohmann::json& c : j["candidates"]) {
       proto::Interaction* x = r.example.add_candidates();
-      FillItem(c, x->mutable_item());
+      ALRO_RETURN_IF_ERROR(FillItem(c, where, x->mutable_item()));
       r.candidate_ids.push_back(c.value("id", std::to_string(r.candidate_ids.size())));
     }
     return r;
