@@ -143,11 +143,17 @@ struct PromptConfig {
   int64_t max_history = 10;
   int64_t max_title_chars = 60;
   std::string header = "Rank the candidate movies for this user, best first.";
-  /// {title} {rating} are replaced; one line per history interaction.
+  /// {title} {rating} (and the item statistics {count} {mean}, for data
+  /// converted with --item-stats true) are replaced; one line per history
+  /// interaction.
   std::string history_line = "watched {title} rated {rating}";
-  /// {id} {title} are replaced; one line per candidate.
+  /// {id} {title} (and {count} {mean}) are replaced; one line per candidate.
   std::string candidate_line = "{id}: {title}";
   std::string answer_prefix = "Answer:";
+  /// {mean} shrinks an item's mean rating toward stats_prior_mean by
+  /// stats_shrinkage pseudo-ratings (0 = the plain mean).
+  double stats_prior_mean = 3.5;
+  double stats_shrinkage = 0.0;
 
   template <typename V>
   void Visit(V& v) {
@@ -158,6 +164,8 @@ struct PromptConfig {
     v.Field("history_line", history_line);
     v.Field("candidate_line", candidate_line);
     v.Field("answer_prefix", answer_prefix);
+    v.Field("stats_prior_mean", stats_prior_mean, Range<double>{-1e6, 1e6});
+    v.Field("stats_shrinkage", stats_shrinkage, Range<double>{0.0, 1e6});
   }
 };
 

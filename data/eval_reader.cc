@@ -50,14 +50,16 @@ absl::StatusOr<Batch> EvalReader::GetBatch(int64_t b) const {
       weight = 0.0f;
     }
     if (!status.ok()) return status;
-    ALRO_ASSIGN_OR_RETURN(RenderedExample original, renderer_->Render(example));
+    // Evaluation targets break rating ties by a draw fixed per list.
+    const uint64_t tie_seed = EvalTieSeed(example.example_id());
+    ALRO_ASSIGN_OR_RETURN(RenderedExample original, renderer_->Render(example, {}, 0, tie_seed));
     original.weight = weight;
     batch.lists.push_back(std::move(original));
     for (int64_t c = 1; c <= options_.psl_copies; ++c) {
       ALRO_ASSIGN_OR_RETURN(RenderedExample copy,
                             renderer_->Render(example, PslPermutation(options_.seed, position, c,
                                                                       example.candidates_size()),
-                                              static_cast<int32_t>(c)));
+                                              static_cast<int32_t>(c), tie_seed));
       copy.weight = weight;
       batch.lists.push_back(std::move(copy));
     }
@@ -68,7 +70,7 @@ absl::StatusOr<Batch> EvalReader::GetBatch(int64_t b) const {
 absl::StatusOr<std::unique_ptr<EvalReader>> OpenEvalReader(const config::Config& config,
                                                            std::shared_ptr<const PromptRenderer> renderer,
                                                            int64_t dp_rank, int64_t dp_size,
-                                                           const std::string& split) {
+                                                           const std::string& split, int64_t extra_orders) {
   ALRO_ASSIGN_OR_RETURN(OnCorrupt on_corrupt, ParseOnCorrupt(config.data.on_corrupt));
   ALRO_ASSIGN_OR_RETURN(std::shared_ptr<const SplitReader> reader,
                         SplitReader::Open(config.data.dir, split.empty() ? config.data.eval_split : split,
@@ -79,6 +81,7 @@ absl::StatusOr<std::unique_ptr<EvalReader>> OpenEvalReader(const config::Config&
   options.dp_size = dp_size;
   options.max_lists = config.logging.eval_lists;
   options.seed = static_cast<uint64_t>(config.data.seed);
+  options.psl_copies = extra_orders;
   return EvalReader::Create(std::move(reader), std::move(renderer), options);
 }
 

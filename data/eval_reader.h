@@ -54,10 +54,11 @@ class EvalReader {
 };
 
 /// The evaluation reader of rank `dp_rank` over data.eval_split (or
-/// `split` when given), with logging.eval_lists lists.
+/// `split` when given), with logging.eval_lists lists, each followed by
+/// `extra_orders` copies in seeded presentation orders (position bias).
 absl::StatusOr<std::unique_ptr<EvalReader>> OpenEvalReader(const config::Config& config,
                                                            std::shared_ptr<const PromptRenderer> renderer,
                                                            int64_t dp_rank, int64_t dp_size,
-                                                           const std::string& split = "");
+                                                           const std::string& split = "", int64_t extra_orders = 0);
 
 }  // namespace alro::data

@@ -20,6 +20,8 @@ namespace {
 constexpr char kStateTag[] = "alro.data.Loader/v1";
 // Domain separator of the PSL permutation streams.
 constexpr uint64_t kPslStream = 0x70736cull;  // "psl"
+// Domain separator of the tie-breaking draws of training targets.
+constexpr uint64_t kTieStream = 0x74696573ull;  // "ties"
 // Redraws before giving up on a non-identity permutation (then rotate).
 constexpr int kMaxIdentityRedraws = 16;
 // Epoch orders kept in memory: the current one and the next (a global batch
@@ -27,6 +29,10 @@ constexpr int kMaxIdentityRedraws = 16;
 constexpr size_t kCachedOrders = 2;
 
 }  // namespace
+
+uint64_t TieSeed(uint64_t seed, int64_t position) {
+  return HashCombine(HashCombine(seed, kTieStream), static_cast<uint64_t>(position));
+}
 
 std::vector<int32_t> PslPermutation(uint64_t seed, int64_t position, int64_t copy, int32_t m) {
   Rng rng(HashCombine(HashCombine(HashCombine(seed, kPslStream), static_cast<uint64_t>(position)),
@@ -97,12 +103,16 @@ absl::StatusOr<Batch> Loader::MakeBatch(int64_t global_start) {
       }
     }
     if (!status.ok()) return status;
-    ALRO_ASSIGN_OR_RETURN(RenderedExample original, renderer_->Render(example));
+    // Rating ties are ordered by a fresh draw at every stream position (so
+    // per list and epoch), shared by the list's copies: a pure function of
+    // (seed, position), hence exact on resume.
+    const uint64_t tie_seed = TieSeed(options_.seed, q);
+    ALRO_ASSIGN_OR_RETURN(RenderedExample original, renderer_->Render(example, {}, 0, tie_seed));
     const int32_t m = example.candidates_size();
     batch.lists.push_back(std::move(original));
     for (int64_t c = 1; c <= options_.psl_copies; ++c) {
-      ALRO_ASSIGN_OR_RETURN(RenderedExample copy,
-                            renderer_->Render(example, PslPermutation(options_.seed, q, c, m), static_cast<int32_t>(c)));
+      ALRO_ASSIGN_OR_RETURN(RenderedExample copy, renderer_->Render(example, PslPermutation(options_.seed, q, c, m),
+                                                                    static_cast<int32_t>(c), tie_seed));
       batch.lists.push_back(std::move(copy));
     }
   }

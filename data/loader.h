@@ -56,6 +56,11 @@ struct LoaderOptions {
 /// when m > 1.
 std::vector<int32_t> PslPermutation(uint64_t seed, int64_t position, int64_t copy, int32_t m);
 
+/// The tie seed (data/prompt.h, TieRanks) of the list at stream position
+/// `position`: a new draw for every position, so a list's equal ratings are
+/// ordered differently in every epoch.
+uint64_t TieSeed(uint64_t seed, int64_t position);
+
 /// The endless, resumable stream of training batches of one rank.
 class Loader {
  public:

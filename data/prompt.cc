@@ -5,11 +5,13 @@
 #include <numeric>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "common/status.h"
 #include "data/converters/csv.h"
+#include "data/random.h"
 
 namespace alro::data {
 namespace {
@@ -31,20 +33,72 @@ std::string FormatRating(float rating) {
   return absl::StrFormat("%.1f", rating);
 }
 
+std::string FormatItemCount(int64_t count) {
+  if (count <= 0) return "0";
+  int64_t bucket = 1;
+  for (int64_t decade = 1; decade <= count; decade *= 10) {
+    for (int64_t step : {1, 2, 5}) {
+      if (step * decade <= count) bucket = step * decade;
+    }
+  }
+  return absl::StrCat(bucket);
+}
+
+std::string FormatItemMean(const proto::ItemStats& stats, double prior_mean, double shrinkage) {
+  const double weight = static_cast<double>(stats.count()) + shrinkage;
+  if (weight <= 0.0) return "-";
+  const double mean = (static_cast<double>(stats.mean()) * static_cast<double>(stats.count()) +
+                       prior_mean * shrinkage) / weight;
+  return absl::StrFormat("%.1f", mean);
+}
+
+std::string ItemCountText(const proto::Interaction& interaction) {
+  return FormatItemCount(interaction.item_stats().count());
+}
+
+std::string ItemMeanText(const config::PromptConfig& prompt, const proto::Interaction& interaction) {
+  return FormatItemMean(interaction.item_stats(), prompt.stats_prior_mean, prompt.stats_shrinkage);
+}
+
+bool LineUsesItemStats(const std::string& line) {
+  return absl::StrContains(line, "{count}") || absl::StrContains(line, "{mean}");
+}
+
+bool PromptUsesItemStats(const config::PromptConfig& prompt) {
+  return LineUsesItemStats(prompt.history_line) || LineUsesItemStats(prompt.candidate_line);
+}
+
+std::vector<int32_t> TieRanks(uint64_t tie_seed, int32_t m) {
+  // A seeded shuffle of 0..m-1: original candidate i gets rank result[i].
+  constexpr uint64_t kTieStream = 0x746965ull;  // "tie"
+  std::vector<int32_t> ranks(static_cast<size_t>(std::max<int32_t>(m, 0)));
+  std::iota(ranks.begin(), ranks.end(), 0);
+  Rng rng(HashCombine(tie_seed, kTieStream));
+  rng.Shuffle(&ranks);
+  return ranks;
+}
+
+uint64_t EvalTieSeed(const std::string& example_id) { return HashString(example_id); }
+
 std::vector<std::string> PromptLiterals(const config::PromptConfig& prompt) {
   std::vector<std::string> out;
   for (const std::string* text : {&prompt.header, &prompt.history_line, &prompt.candidate_line, &prompt.answer_prefix}) {
-    std::string plain = absl::StrReplaceAll(*text, {{"{title}", " "}, {"{rating}", " "}, {"{id}", " "}});
+    std::string plain = absl::StrReplaceAll(
+        *text, {{"{title}", " "}, {"{rating}", " "}, {"{id}", " "}, {"{count}", " "}, {"{mean}", " "}});
     plain = std::string(absl::StripAsciiWhitespace(plain));
     if (!plain.empty()) out.push_back(plain);
   }
   return out;
 }
 
-std::vector<int32_t> TrueOrder(const std::vector<float>& ratings) {
+std::vector<int32_t> TrueOrder(const std::vector<float>& ratings, const std::vector<int32_t>& tie_ranks) {
   std::vector<int32_t> order(ratings.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return ratings[a] > ratings[b]; });
+  const auto tie = [&](int32_t i) { return tie_ranks.empty() ? i : tie_ranks[static_cast<size_t>(i)]; };
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    if (ratings[a] != ratings[b]) return ratings[a] > ratings[b];
+    return tie(a) < tie(b);
+  });
   return order;
 }
 
@@ -52,7 +106,8 @@ absl::StatusOr<PromptRenderer::Line> PromptRenderer::ParseLine(const std::string
                                                                const std::vector<Segment::Kind>& allowed,
                                                                const Tokenizer& tokenizer) {
   static constexpr Placeholder kPlaceholders[] = {
-      {"{title}", Segment::kTitle}, {"{rating}", Segment::kRating}, {"{id}", Segment::kId}};
+      {"{title}", Segment::kTitle}, {"{rating}", Segment::kRating}, {"{id}", Segment::kId},
+      {"{count}", Segment::kCount}, {"{mean}", Segment::kMean}};
   Line line;
   size_t pos = 0;
   const auto add_text = [&](absl::string_view literal) {
@@ -80,7 +135,7 @@ absl::StatusOr<PromptRenderer::Line> PromptRenderer::ParseLine(const std::string
     if (!matched) {
       return InvalidArgument(absl::StrCat("prompt.", key, ": unknown or misplaced placeholder at \"",
                                           text.substr(open), "\""),
-                             "history_line may use {title} {rating}; candidate_line {id} {title}");
+                             "history_line may use {title} {rating} {count} {mean}; candidate_line {id} {title} {count} {mean}");
     }
   }
   return line;
@@ -95,10 +150,10 @@ absl::StatusOr<std::shared_ptr<const PromptRenderer>> PromptRenderer::Create(
   ALRO_ASSIGN_OR_RETURN(r->identifier_ids_, r->tokenizer_->IdentifierIds(prompt.identifiers));
   using K = Segment::Kind;
   ALRO_ASSIGN_OR_RETURN(r->header_, ParseLine(prompt.header, "header", {}, *r->tokenizer_));
-  ALRO_ASSIGN_OR_RETURN(r->history_, ParseLine(prompt.history_line, "history_line", {K::kTitle, K::kRating},
-                                               *r->tokenizer_));
-  ALRO_ASSIGN_OR_RETURN(r->candidate_, ParseLine(prompt.candidate_line, "candidate_line", {K::kId, K::kTitle},
-                                                 *r->tokenizer_));
+  ALRO_ASSIGN_OR_RETURN(r->history_, ParseLine(prompt.history_line, "history_line",
+                                               {K::kTitle, K::kRating, K::kCount, K::kMean}, *r->tokenizer_));
+  ALRO_ASSIGN_OR_RETURN(r->candidate_, ParseLine(prompt.candidate_line, "candidate_line",
+                                                 {K::kId, K::kTitle, K::kCount, K::kMean}, *r->tokenizer_));
   if (std::none_of(r->candidate_.begin(), r->candidate_.end(), [](const Segment& s) { return s.kind == K::kId; })) {
     return InvalidArgument("prompt.candidate_line has no {id}", "each candidate line must be led by its identifier");
   }
@@ -112,6 +167,13 @@ const std::vector<int32_t>& PromptRenderer::TitleTokens(const proto::Item& item)
   auto it = title_cache_.find(title);
   if (it == title_cache_.end()) it = title_cache_.emplace(title, tokenizer_->Encode(title)).first;
   return it->second;  // unordered_map nodes are stable
+}
+
+const std::vector<int32_t>& PromptRenderer::CachedTokens(const std::string& text) const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  auto it = text_cache_.find(text);
+  if (it == text_cache_.end()) it = text_cache_.emplace(text, tokenizer_->Encode(text)).first;
+  return it->second;
 }
 
 const std::vector<int32_t>& PromptRenderer::RatingTokens(float rating) const {
@@ -138,6 +200,16 @@ void PromptRenderer::AppendLine(const Line& line, const proto::Interaction& inte
         break;
       }
       case Segment::kId: out->push_back(id); break;
+      case Segment::kCount: {
+        const std::vector<int32_t>& t = CachedTokens(ItemCountText(interaction));
+        out->insert(out->end(), t.begin(), t.end());
+        break;
+      }
+      case Segment::kMean: {
+        const std::vector<int32_t>& t = CachedTokens(ItemMeanText(prompt_, interaction));
+        out->insert(out->end(), t.begin(), t.end());
+        break;
+      }
     }
   }
   if (tokenizer_->newline_id() >= 0) out->push_back(tokenizer_->newline_id());
@@ -145,8 +217,21 @@ void PromptRenderer::AppendLine(const Line& line, const proto::Interaction& inte
 
 absl::StatusOr<RenderedExample> PromptRenderer::Render(const proto::ListExample& example,
                                                        const std::vector<int32_t>& permutation,
-                                                       int32_t copy_index) const {
+                                                       int32_t copy_index, uint64_t tie_seed) const {
   const int32_t m = example.candidates_size();
+  const auto lacks_stats = [](const auto& interactions) {
+    return std::any_of(interactions.begin(), interactions.end(),
+                       [](const proto::Interaction& x) { return !x.has_item_stats(); });
+  };
+  if ((LineUsesItemStats(prompt_.candidate_line) && lacks_stats(example.candidates())) ||
+      (LineUsesItemStats(prompt_.history_line) && lacks_stats(example.history()))) {
+    return UserError(absl::StatusCode::kFailedPrecondition,
+                     absl::StrCat("example ", example.example_id(),
+                                  " has no item statistics, but the prompt shows {count} or {mean}"),
+                     "convert the data set with `alro convert --item-stats true` (alro rank: give every history "
+                     "and candidate object \"rating_count\" and \"mean_rating\"), or remove {count} {mean} from "
+                     "prompt.history_line and prompt.candidate_line");
+  }
   if (m > static_cast<int32_t>(identifier_ids_.size())) {
     return InvalidArgument(absl::StrCat("example ", example.example_id(), " has ", m, " candidates but only ",
                                         identifier_ids_.size(), " prompt identifiers"),
@@ -174,11 +259,14 @@ absl::StatusOr<RenderedExample> PromptRenderer::Render(const proto::ListExample&
 
   // Candidates and answer first: their size decides how much history fits.
   std::vector<int32_t> candidates;
+  const std::vector<int32_t> tie_ranks = TieRanks(tie_seed, m);
   for (int32_t j = 0; j < m; ++j) {
-    const proto::Interaction& c = example.candidates(out.permutation[static_cast<size_t>(j)]);
+    const int32_t original = out.permutation[static_cast<size_t>(j)];
+    const proto::Interaction& c = example.candidates(original);
     AppendLine(candidate_, c, identifier_ids_[static_cast<size_t>(j)], &candidates);
     out.identifier_ids.push_back(identifier_ids_[static_cast<size_t>(j)]);
     out.ratings.push_back(c.rating());
+    out.tie_ranks.push_back(tie_ranks[static_cast<size_t>(original)]);
   }
   std::vector<int32_t> head;
   if (tokenizer_->bos_id() >= 0) head.push_back(tokenizer_->bos_id());
@@ -191,17 +279,10 @@ absl::StatusOr<RenderedExample> PromptRenderer::Render(const proto::ListExample&
     history_lines.emplace_back();
     AppendLine(history_, example.history(h), 0, &history_lines.back());
   }
-  // Answer: slots by rating descending; ties by original candidate index.
+  // Answer: slots by rating descending; equal ratings by the tie draw.
   std::vector<int32_t> tail;
   for (const Segment& s : answer_prefix_) tail.insert(tail.end(), s.tokens.begin(), s.tokens.end());
-  std::vector<int32_t> slots(static_cast<size_t>(m));
-  std::iota(slots.begin(), slots.end(), 0);
-  std::stable_sort(slots.begin(), slots.end(), [&](int32_t a, int32_t b) {
-    const float ra = out.ratings[static_cast<size_t>(a)];
-    const float rb = out.ratings[static_cast<size_t>(b)];
-    if (ra != rb) return ra > rb;
-    return out.permutation[static_cast<size_t>(a)] < out.permutation[static_cast<size_t>(b)];
-  });
+  const std::vector<int32_t> slots = TrueOrder(out.ratings, out.tie_ranks);
   const size_t answer_len = static_cast<size_t>(m) + (tokenizer_->eos_id() >= 0 ? 1 : 0);
 
   // Leave out the oldest history lines until the prompt fits.
@@ -243,6 +324,8 @@ std::string RenderPromptText(const config::PromptConfig& prompt, const proto::Li
   const auto fill = [&](const std::string& line, const proto::Interaction& it, const std::string& id) {
     return absl::StrReplaceAll(line, {{"{title}", ItemDisplayTitle(it.item(), static_cast<size_t>(prompt.max_title_chars))},
                                       {"{rating}", FormatRating(it.rating())},
+                                      {"{count}", ItemCountText(it)},
+                                      {"{mean}", ItemMeanText(prompt, it)},
                                       {"{id}", id}});
   };
   std::string out = prompt.header + "\n";
@@ -257,7 +340,7 @@ std::string RenderPromptText(const config::PromptConfig& prompt, const proto::Li
     ratings.push_back(example.candidates(j).rating());
   }
   absl::StrAppend(&out, prompt.answer_prefix);
-  for (int32_t j : TrueOrder(ratings)) {
+  for (int32_t j : TrueOrder(ratings, TieRanks(EvalTieSeed(example.example_id()), example.candidates_size()))) {
     absl::StrAppend(&out, " ", j < static_cast<int>(prompt.identifiers.size()) ? prompt.identifiers[j] : "?");
   }
   return out + "\n";

@@ -8,9 +8,10 @@
 //   answer_prefix ID ID ... ID <eos>    identifiers in true order
 //
 // Lines end with the tokenizer's newline token. The true order is rating
-// descending; ties keep the original presentation order (the order stored
-// in the record), so every permuted copy of a list has the same answer
-// items. Text pieces are tokenized once and cached: each item's title, each
+// descending; equal ratings are ordered by a seeded random draw over the
+// list's original candidates (TieRanks(tie_seed, m)), so the target never
+// depends on the presentation slot and every permuted copy rendered with the
+// same tie_seed has the same answer items. Text pieces are tokenized once and cached: each item's title, each
 // rating, each fixed piece of the template; identifiers are inserted by id,
 // so an identifier is always exactly one token and rendering a permuted copy
 // only concatenates cached pieces.
@@ -38,6 +39,32 @@ std::string ItemDisplayTitle(const proto::Item& item, size_t max_chars);
 /// A rating as the prompt shows it: "4", "3.5".
 std::string FormatRating(float rating);
 
+/// {count}: an item's rating count rounded down to 0, 1, 2, 5, 10, 20, 50,
+/// 100, ... (few distinct values, so each is one token).
+std::string FormatItemCount(int64_t count);
+
+/// {mean}: an item's mean rating shrunk toward `prior_mean` by `shrinkage`
+/// pseudo-ratings, with one decimal ("3.7"); "-" when the item has no
+/// rating and no shrinkage.
+std::string FormatItemMean(const proto::ItemStats& stats, double prior_mean, double shrinkage);
+
+/// The texts {count} and {mean} render for `interaction` under `prompt`.
+std::string ItemCountText(const proto::Interaction& interaction);
+std::string ItemMeanText(const config::PromptConfig& prompt, const proto::Interaction& interaction);
+
+/// True when a template line shows item statistics ({count} or {mean}).
+bool LineUsesItemStats(const std::string& line);
+/// True when the history or candidate line shows item statistics.
+bool PromptUsesItemStats(const config::PromptConfig& prompt);
+
+/// The tie order of a list of m original candidates under `tie_seed`:
+/// result[i] is original candidate i's rank among equal ratings (lower
+/// first), a permutation of 0..m-1.
+std::vector<int32_t> TieRanks(uint64_t tie_seed, int32_t m);
+
+/// The tie seed of an evaluation list: fixed per example id.
+uint64_t EvalTieSeed(const std::string& example_id);
+
 /// The fixed words of the template (header, line texts, answer prefix),
 /// used as tokenizer training text.
 std::vector<std::string> PromptLiterals(const config::PromptConfig& prompt);
@@ -60,11 +87,13 @@ class PromptRenderer {
 
   /// Renders `example` with its candidates shown in the order
   /// `permutation` (slot j shows candidate permutation[j]; empty = stored
-  /// order). Fails if the list has more candidates than identifiers, the
-  /// permutation is not one, or the prompt cannot fit max_tokens.
+  /// order); equal ratings are ordered by TieRanks(tie_seed, m). Fails if
+  /// the list has more candidates than identifiers, the permutation is not
+  /// one, the template shows item statistics the record lacks, or the
+  /// prompt cannot fit max_tokens.
   absl::StatusOr<RenderedExample> Render(const proto::ListExample& example,
                                          const std::vector<int32_t>& permutation = {},
-                                         int32_t copy_index = 0) const;
+                                         int32_t copy_index = 0, uint64_t tie_seed = 0) const;
 
   /// Token id of each identifier, slot order.
   const std::vector<int32_t>& identifier_ids() const { return identifier_ids_; }
@@ -74,7 +103,7 @@ class PromptRenderer {
  private:
   // A template line: fixed text and placeholders.
   struct Segment {
-    enum Kind { kText, kTitle, kRating, kId } kind;
+    enum Kind { kText, kTitle, kRating, kId, kCount, kMean } kind;
     std::string text;              // kText: the literal
     std::vector<int32_t> tokens;   // kText: its tokens
   };
@@ -85,6 +114,7 @@ class PromptRenderer {
                                         const std::vector<Segment::Kind>& allowed, const Tokenizer& tokenizer);
   const std::vector<int32_t>& TitleTokens(const proto::Item& item) const;
   const std::vector<int32_t>& RatingTokens(float rating) const;
+  const std::vector<int32_t>& CachedTokens(const std::string& text) const;
   void AppendLine(const Line& line, const proto::Interaction& interaction, int32_t id,
                   std::vector<int32_t>* out) const;
 
@@ -99,14 +129,15 @@ class PromptRenderer {
   mutable std::mutex cache_mu_;
   mutable std::unordered_map<std::string, std::vector<int32_t>> title_cache_;
   mutable std::unordered_map<std::string, std::vector<int32_t>> rating_cache_;
+  mutable std::unordered_map<std::string, std::vector<int32_t>> text_cache_;  // {count} {mean}
 };
 
 /// The prompt of `example` as text, for people (`alro data inspect`): the
 /// same template, identifiers and answer that Render() tokenizes.
 std::string RenderPromptText(const config::PromptConfig& prompt, const proto::ListExample& example);
 
-/// The true order of a list: candidate indices by rating descending, ties in
-/// index order.
-std::vector<int32_t> TrueOrder(const std::vector<float>& ratings);
+/// The true order of a list: candidate indices by rating descending, equal
+/// ratings by `tie_ranks` (lower first; empty = index order).
+std::vector<int32_t> TrueOrder(const std::vector<float>& ratings, const std::vector<int32_t>& tie_ranks = {});
 
 }  // namespace alro::data

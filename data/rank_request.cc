@@ -34,13 +34,22 @@ absl::StatusOr<T> Number(const nlohmann::json& j, const char* key, T fallback, c
                    kHint);
 }
 
-absl::Status FillItem(const nlohmann::json& j, const std::string& where, proto::Item* item) {
+// Fills the interaction's item, and its item statistics when the object has
+// "rating_count" (and "mean_rating") for prompts that show {count} {mean}.
+absl::Status FillInteraction(const nlohmann::json& j, const std::string& where, proto::Interaction* x) {
+  proto::Item* item = x->mutable_item();
   item->set_item_id(j.value("id", ""));
   item->set_title(j.value("title", ""));
   ALRO_ASSIGN_OR_RETURN(const int32_t year, Number<int32_t>(j, "year", 0, where));
   item->set_year(year);
   for (const auto& g : j.value("genres", nlohmann::json::array())) item->add_genres(g.get<std::string>());
   item->set_category(j.value("category", ""));
+  if (j.contains("rating_count")) {
+    ALRO_ASSIGN_OR_RETURN(const int64_t count, Number<int64_t>(j, "rating_count", 0, where));
+    ALRO_ASSIGN_OR_RETURN(const float mean, Number<float>(j, "mean_rating", 0.0f, where));
+    x->mutable_item_stats()->set_count(count);
+    x->mutable_item_stats()->set_mean(mean);
+  }
   return absl::OkStatus();
 }
 
@@ -65,7 +74,7 @@ absl::StatusOr<RankRequest> ParseRankRequest(const std::string& line, const std:
     r.example.set_user_id(j.value("user", r.id));
     for (const nlohmann::json& h : j.value("history", nlohmann::json::array())) {
       proto::Interaction* x = r.example.add_history();
-      ALRO_RETURN_IF_ERROR(FillItem(h, where, x->mutable_item()));
+      ALRO_RETURN_IF_ERROR(FillInteraction(h, where, x));
       ALRO_ASSIGN_OR_RETURN(const float rating, Number<float>(h, "rating", 0.0f, where));
       ALRO_ASSIGN_OR_RETURN(const int64_t timestamp, Number<int64_t>(h, "timestamp", 0, where));
       x->set_rating(rating);
@@ -73,7 +82,7 @@ absl::StatusOr<RankRequest> ParseRankRequest(const std::string& line, const std:
     }
     for (const nlohmann::json& c : j["candidates"]) {
       proto::Interaction* x = r.example.add_candidates();
-      ALRO_RETURN_IF_ERROR(FillItem(c, where, x->mutable_item()));
+      ALRO_RETURN_IF_ERROR(FillInteraction(c, where, x));
       r.candidate_ids.push_back(c.value("id", std::to_string(r.candidate_ids.size())));
     }
     return r;

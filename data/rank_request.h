@@ -1,7 +1,8 @@
 // data/rank_request.h: one line of `alro rank`'s JSONL input:
 //   {"id": "u1", "history": [{"title": "Heat", "year": 1995, "rating": 4.5}, ...],
 //    "candidates": [{"id": "m7", "title": "Up", "year": 2009, "genres": ["Animation"]}, ...]}
-// parsed into the ListExample the prompt renderer takes. Torch-free, so the
+// (history and candidate objects may carry "rating_count" and "mean_rating",
+// the item statistics of prompts that show {count} {mean}), parsed into the ListExample the prompt renderer takes. Torch-free, so the
 // parser can be fuzzed on its own (fuzz/).
 #pragma once
 

@@ -23,6 +23,10 @@ struct RenderedExample {
   /// m entries: slot j shows original candidate permutation[j]; identity
   /// for the original rendering.
   std::vector<int32_t> permutation;
+  /// m entries: tie rank of the item shown at slot j (0..m-1, a seeded
+  /// draw per list; data/prompt.h). Equal ratings are ordered by it in the
+  /// answer and in SLL's true ranks, never by presentation slot.
+  std::vector<int32_t> tie_ranks;
   /// 0 for the original, 1..P for the permuted copies.
   int32_t copy_index = 0;
   /// 1 for real examples; 0 for the padding the evaluation reader adds.

@@ -47,6 +47,9 @@ absl::Status Run(const cli::CommandLine& cl, int argc, char** argv) {
   const std::string symbols = cl.Get("identifier-symbols");
   if (symbols != "true" && symbols != "false") return InvalidArgument("--identifier-symbols takes true or false");
   o.identifiers_as_symbols = symbols == "true";
+  const std::string item_stats = cl.Get("item-stats");
+  if (item_stats != "true" && item_stats != "false") return InvalidArgument("--item-stats takes true or false");
+  o.split.item_stats = item_stats == "true";
   if (cl.Has("config")) {
     // The prompt the tokenizer must cover (identifiers, fixed words).
     ALRO_ASSIGN_OR_RETURN(config::Config config, config::LoadConfig(cl.Get("config")));
@@ -90,6 +93,8 @@ int RunConvert(int argc, char** argv) {
       .Flag("vocab-size", "1024", "pieces of the SentencePiece model trained on the titles; 0 = none")
       .Flag("identifier-symbols", "true",
             "true: prompt identifiers are user-defined symbols; false: ordinary pieces (shorter titles)")
+      .Flag("item-stats", "false",
+            "true: store each item's rating count and mean as of the list's time, for the prompt's {count} {mean}")
       .Flag("config", "", "a job config whose prompt (identifiers, words) the tokenizer must cover");
   if (int code = ParseOrExit(cl, argc, argv); code >= 0) return code;
   return ReportStatus("convert", Run(cl, argc, argv));

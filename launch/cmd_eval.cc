@@ -1,7 +1,8 @@
 // launch/cmd_eval.cc: `alro eval`: ranking metrics of a checkpoint on a data
 // split, at any parallel shape (under mpirun or alone), optionally next to
-// two reference orders computed in the same run: a random order and the
-// item-popularity order (how often each item was rated in the training split).
+// reference orders computed in the same run (random, popularity, item mean,
+// matrix factorisation: train/reference_rankers.h) and with position-bias
+// figures over several presentation orders (--orders).
 //
 //   mpirun -np 2 alro eval --checkpoint runs/tiny/checkpoints --split test --baselines
 #include <algorithm>
@@ -29,52 +30,68 @@
 #include "train/checkpoint.h"
 #include "train/evaluator.h"
 #include "train/model_loading.h"
+#include "train/reference_rankers.h"
 
 namespace alro::launch {
 namespace {
 
-// Number of distinct users who rated each item in the training split: the
-// popularity reference. Counting users (not windows) keeps an item from
-// counting once per overlapping training window of the same user.
-absl::StatusOr<std::map<std::string, int64_t>> ItemPopularity(const config::Config& cfg) {
-  ALRO_ASSIGN_OR_RETURN(std::shared_ptr<const data::SplitReader> train,
-                        data::SplitReader::Open(cfg.data.dir, cfg.data.train_split, data::OnCorrupt::kSkip));
-  std::set<std::pair<std::string, std::string>> seen;
-  std::map<std::string, int64_t> counts;
-  data::proto::ListExample example;
-  for (int64_t i = 0; i < train->size(); ++i) {
-    if (!train->Read(i, &example).ok()) continue;
-    auto count = [&](const data::proto::Interaction& x) {
-      if (seen.emplace(example.user_id(), x.item().item_id()).second) ++counts[x.item().item_id()];
-    };
-    for (const auto& x : example.history()) count(x);
-    for (const auto& x : example.candidates()) count(x);
-  }
-  return counts;
-}
-
-// Candidate item ids by presentation slot, for every list of `split`.
-absl::StatusOr<std::map<std::string, std::vector<std::string>>> CandidateItems(const config::Config& cfg,
-                                                                               const std::string& split) {
+// The lists of `split`, by example id, as the reference rankers see them;
+// also appends every rating of the split (history and candidates) to
+// `ratings`, once per user-item pair over all calls sharing `seen`.
+absl::StatusOr<std::map<std::string, train::ReferenceList>> ReadReferenceLists(
+    const config::Config& cfg, const std::string& split, std::vector<train::RatingTriple>* ratings,
+    std::set<std::pair<std::string, std::string>>* seen) {
   ALRO_ASSIGN_OR_RETURN(std::shared_ptr<const data::SplitReader> reader,
                         data::SplitReader::Open(cfg.data.dir, split, data::OnCorrupt::kSkip));
-  std::map<std::string, std::vector<std::string>> items;
+  std::map<std::string, train::ReferenceList> lists;
   data::proto::ListExample example;
   for (int64_t i = 0; i < reader->size(); ++i) {
     if (!reader->Read(i, &example).ok()) continue;
-    std::vector<std::string>& ids = items[example.example_id()];
-    for (const auto& c : example.candidates()) ids.push_back(c.item().item_id());
+    train::ReferenceList& list = lists[example.example_id()];
+    list.example_id = example.example_id();
+    list.user = example.user_id();
+    const auto add = [&](const data::proto::Interaction& x) {
+      if (seen->emplace(example.user_id(), x.item().item_id()).second) {
+        ratings->push_back({example.user_id(), x.item().item_id(), x.rating()});
+      }
+    };
+    for (const auto& x : example.history()) add(x);
+    for (const auto& c : example.candidates()) {
+      add(c);
+      list.items.push_back(c.item().item_id());
+      list.ratings.push_back(c.rating());
+    }
   }
-  return items;
+  return lists;
 }
 
-// Metrics of the random and popularity orders of the lists the model ranked.
-absl::StatusOr<std::pair<nlohmann::ordered_json, nlohmann::ordered_json>> Baselines(
+// Metrics of the reference orders (train/reference_rankers.h) on the lists
+// the model ranked, each fitted on the ratings before `split`: train for
+// valid, train + valid for test (train: the training split itself).
+absl::StatusOr<std::vector<std::pair<std::string, nlohmann::ordered_json>>> Baselines(
     const config::Config& cfg, const std::string& split, const std::vector<train::RankedList>& lists,
     const losses::MetricsOptions& options, uint64_t seed) {
-  ALRO_ASSIGN_OR_RETURN(auto popularity, ItemPopularity(cfg));
-  ALRO_ASSIGN_OR_RETURN(auto candidates, CandidateItems(cfg, split));
-  losses::MetricsAccumulator random_metrics(options), popularity_metrics(options);
+  std::vector<train::RatingTriple> train_ratings, prior, unused;
+  std::set<std::pair<std::string, std::string>> seen_train, seen_prior, seen_unused;
+  ALRO_RETURN_IF_ERROR(ReadReferenceLists(cfg, "train", &train_ratings, &seen_train).status());
+  ALRO_ASSIGN_OR_RETURN(auto valid_lists, ReadReferenceLists(cfg, "valid", &unused, &seen_unused));
+  ALRO_RETURN_IF_ERROR(ReadReferenceLists(cfg, "train", &prior, &seen_prior).status());
+  if (split == "test") ALRO_RETURN_IF_ERROR(ReadReferenceLists(cfg, "valid", &prior, &seen_prior).status());
+  ALRO_ASSIGN_OR_RETURN(auto eval_lists, ReadReferenceLists(cfg, split, &unused, &seen_unused));
+
+  std::vector<train::ReferenceList> valid;
+  for (auto& [id, list] : valid_lists) valid.push_back(list);
+  const train::AlsOptions als = train::SelectAls(train_ratings, valid);
+  ALRO_LOG(INFO) << "eval: mf order: " << als.factors << " factors, l2 " << als.l2 << " (best validation NDCG@10 of "
+                 << train::AlsGrid().size() << " settings)";
+  const train::PopularityRanker popularity(prior);
+  const train::ItemMeanRanker item_mean(prior, train::kItemMeanShrinkage);
+  const train::AlsRanker mf(prior, als);
+
+  std::vector<std::pair<std::string, const train::ReferenceRanker*>> rankers = {
+      {"popularity", &popularity}, {"item_mean", &item_mean}, {"mf", &mf}};
+  losses::MetricsAccumulator random_metrics(options);
+  std::vector<losses::MetricsAccumulator> ranker_metrics(rankers.size(), losses::MetricsAccumulator(options));
   std::mt19937_64 rng(seed);
   for (const train::RankedList& list : lists) {
     const int64_t m = static_cast<int64_t>(list.ratings.size());
@@ -82,18 +99,20 @@ absl::StatusOr<std::pair<nlohmann::ordered_json, nlohmann::ordered_json>> Baseli
     for (int64_t j = 0; j < m; ++j) order[j] = j;
     std::shuffle(order.begin(), order.end(), rng);
     random_metrics.AddList(losses::Permute(list.ratings, order));
-    auto it = candidates.find(list.example_id);
-    if (it == candidates.end() || static_cast<int64_t>(it->second.size()) != m) {
+    auto it = eval_lists.find(list.example_id);
+    if (it == eval_lists.end() || static_cast<int64_t>(it->second.items.size()) != m) {
       return absl::DataLossError(absl::StrCat("list ", list.example_id, " not found in split ", split));
     }
-    std::vector<double> scores(m);
-    for (int64_t j = 0; j < m; ++j) {
-      auto p = popularity.find(it->second[j]);
-      scores[j] = p == popularity.end() ? 0.0 : static_cast<double>(p->second);
+    for (size_t r = 0; r < rankers.size(); ++r) {
+      const std::vector<double> scores = rankers[r].second->Score(it->second.user, it->second.items);
+      ranker_metrics[r].AddList(losses::Permute(list.ratings, losses::OrderByScoreDescending(scores)));
     }
-    popularity_metrics.AddList(losses::Permute(list.ratings, losses::OrderByScoreDescending(scores)));
   }
-  return std::make_pair(random_metrics.Summary(), popularity_metrics.Summary());
+  std::vector<std::pair<std::string, nlohmann::ordered_json>> out = {{"random", random_metrics.Summary()}};
+  for (size_t r = 0; r < rankers.size(); ++r) out.emplace_back(rankers[r].first, ranker_metrics[r].Summary());
+  out.back().second["factors"] = als.factors;
+  out.back().second["l2"] = als.l2;
+  return out;
 }
 
 std::string Cell(const nlohmann::ordered_json& summary, const std::string& key) {
@@ -108,6 +127,7 @@ void PrintTable(const std::vector<std::pair<std::string, nlohmann::ordered_json>
   for (int64_t k : ks) rows.push_back(absl::StrCat("hr@", k));
   rows.push_back("mrr");
   rows.push_back("kendall_tau");
+  rows.push_back("same_answer_share");
   std::printf("\n%-14s", "metric");
   for (const auto& [name, summary] : columns) std::printf(" %12s", name.c_str());
   std::printf("\n");
@@ -134,7 +154,10 @@ int RunEval(int argc, char** argv) {
       .Flag("tp", "1", "tensor-parallel size of this job (the data-parallel size is world / tp)")
       .Flag("micro-batch", "8", "lists per forward")
       .Repeated("set", "override a key of the checkpoint's configuration, e.g. --set data.dir=...")
-      .Switch("baselines", "also score a random order and the item-popularity order of the same lists")
+      .Switch("baselines", "also score reference orders of the same lists: random, popularity, item mean rating "
+                           "and matrix factorisation (mf)")
+      .Flag("orders", "1", "rank each list in this many seeded presentation orders (the stored one first) and "
+                           "report position bias")
       .Flag("seed", "1", "seed of the random-order baseline")
       .Flag("output", "", "write every list's ranking as JSONL here")
       .Flag("json", "", "write the metrics as JSON here");
@@ -146,8 +169,10 @@ int RunEval(int argc, char** argv) {
   absl::StatusOr<int64_t> lists = command_line.GetInt("lists");
   absl::StatusOr<int64_t> micro = command_line.GetInt("micro-batch");
   absl::StatusOr<int64_t> seed = command_line.GetInt("seed");
-  for (const absl::Status& s : {tp.status(), lists.status(), micro.status(), seed.status()})
+  absl::StatusOr<int64_t> orders = command_line.GetInt("orders");
+  for (const absl::Status& s : {tp.status(), lists.status(), micro.status(), seed.status(), orders.status()})
     if (!s.ok()) return ReportStatus("eval", s);
+  if (*orders < 1) return ReportStatus("eval", InvalidArgument("--orders must be at least 1", "1 = the stored order only"));
   absl::StatusOr<train::RankMode> mode = train::ParseRankMode(command_line.Get("mode"), "--mode");
   if (!mode.ok()) return ReportStatus("eval", mode.status());
 
@@ -179,12 +204,13 @@ int RunEval(int argc, char** argv) {
   }
   const std::string split = command_line.Get("split");
   absl::StatusOr<std::unique_ptr<data::EvalReader>> eval_reader =
-      data::OpenEvalReader(*cfg, *renderer, grid->dp_rank(), grid->dp_size(), split);
+      data::OpenEvalReader(*cfg, *renderer, grid->dp_rank(), grid->dp_size(), split, *orders - 1);
   if (!eval_reader.ok()) return ReportStatus("eval", eval_reader.status());
 
   train::EvalSettings settings;
   settings.mode = *mode;
   settings.ks = cfg->logging.ndcg_k;
+  settings.orders = *orders;
   const bool baselines = command_line.GetSwitch("baselines");
   settings.keep_rankings = baselines || !command_line.Get("output").empty();
   if (leader) {
@@ -200,26 +226,33 @@ int RunEval(int argc, char** argv) {
   nlohmann::ordered_json out = {{"checkpoint", dir}, {"step", reader->step()}, {"split", split},
                                 {"mode", command_line.Get("mode")}, {"model", result->summary}};
   std::vector<std::pair<std::string, nlohmann::ordered_json>> columns = {{"alro", result->summary}};
+  if (result->summary.contains("bootstrap")) {
+    columns.emplace_back(absl::StrCat("bootstrap", settings.orders), result->summary["bootstrap"]);
+  }
   if (baselines) {
     losses::MetricsOptions options;
     options.ks = settings.ks;
     auto refs = Baselines(*cfg, split, result->rankings, options, static_cast<uint64_t>(*seed));
     if (!refs.ok()) return ReportStatus("eval", refs.status());
-    out["random"] = refs->first;
-    out["popularity"] = refs->second;
-    columns.emplace_back("random", refs->first);
-    columns.emplace_back("popularity", refs->second);
+    for (const auto& [name, summary] : *refs) {
+      out[name] = summary;
+      columns.emplace_back(name, summary);
+    }
   }
   PrintTable(columns, settings.ks);
-  if (!command_line.Get("output").empty()) {
-    std::ofstream f(command_line.Get("output"));
-    for (const train::RankedList& r : result->rankings) {
-      f << nlohmann::json{{"example_id", r.example_id}, {"order", r.order}, {"scores", r.scores},
-                          {"labels", losses::Permute(r.ratings, r.order)}}
-               .dump()
-        << "\n";
+  if (settings.orders > 1 && result->summary.contains("position_bias")) {
+    const nlohmann::ordered_json& bias = result->summary["position_bias"];
+    std::printf("\nposition bias over %lld orders per list:", (long long)settings.orders);
+    for (auto it = bias.begin(); it != bias.end(); ++it) {
+      if (it.value().is_number()) std::printf("  %s %.4f", it.key().c_str(), it.value().get<double>());
     }
-    if (!f) return ReportStatus("eval", absl::InternalError("cannot write " + command_line.Get("output")));
+    std::printf("\n");
+  }
+  if (!command_line.Get("output").empty()) {
+    std::string text;
+    for (const train::RankedList& r : result->rankings) text += train::RankingJsonLine(r) + "\n";
+    const absl::Status s = WriteFileAtomically(command_line.Get("output"), text);
+    if (!s.ok()) return ReportStatus("eval", s);
   }
   if (!command_line.Get("json").empty()) {
     const absl::Status s = WriteFileAtomically(command_line.Get("json"), out.dump(2) + "\n");

@@ -4,8 +4,13 @@
 // One request per line:
 //   {"id": "u1", "history": [{"title": "Heat", "year": 1995, "rating": 4.5}, ...],
 //    "candidates": [{"id": "m7", "title": "Up", "year": 2009, "genres": ["Animation"]}, ...]}
-// One answer per line, best first:
-//   {"id": "u1", "ranking": [{"candidate": "m7", "identifier": "B", "score": 0.61}, ...]}
+// A model whose prompt shows item statistics ({count} {mean}) needs
+// "rating_count" and "mean_rating" on every history and candidate object
+// (counted as of the request's time, as `alro convert --item-stats` does).
+// One answer per line, best first, scores higher = better in every mode
+// (decode: m - position; single_step: the first slot's logit; bootstrap:
+// 1 - mean position / (m - 1)):
+//   {"id": "u1", "ranking": [{"candidate": "m7", "identifier": "B", "score": 10}, ...]}
 //
 // --mode decode writes the answer by constrained greedy decoding (every
 // identifier once); --mode single_step scores all candidates from the first
@@ -17,6 +22,8 @@
 // and world rank 0 writes every answer in input order. Each request's
 // bootstrap orders come from (--seed, its line number), so answers do not
 // depend on the job's shape.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -47,6 +54,19 @@ namespace {
 
 // One parsed request (data/rank_request.h).
 using Request = data::RankRequest;
+
+// An --output path that rank 0 will be able to create or overwrite ("-" =
+// stdout): its directory exists and is writable, and an existing file is
+// writable.
+absl::Status CheckOutputWritable(const std::string& path) {
+  if (path == "-") return absl::OkStatus();
+  const std::string dir = DirName(path).empty() ? "." : DirName(path);
+  const bool ok = IsDirectory(dir) && ::access(dir.c_str(), W_OK) == 0 &&
+                  (!PathExists(path) || ::access(path.c_str(), W_OK) == 0);
+  if (ok) return absl::OkStatus();
+  return UserError(absl::StatusCode::kPermissionDenied, absl::StrCat("--output ", path, " cannot be written"),
+                   "name a file in an existing, writable directory (checked before ranking anything)");
+}
 
 // Ranks one request: once in the given order, or over `bootstrap` random
 // orders aggregated by mean position. Returns (candidate index, score) best first.
@@ -138,6 +158,16 @@ int RunRank(int argc, char** argv) {
   if (!cfg.ok()) return ReportStatus("rank", cfg.status());
   absl::StatusOr<dist::ProcessGrid> grid = dist::ProcessGrid::Create(MPI_COMM_WORLD, *tp);
   if (!grid.ok()) return ReportStatus("rank", grid.status());
+  {
+    // Rank 0 writes the answers at the end: check now that it can, so an
+    // unwritable path does not cost the whole run; every rank learns it.
+    absl::Status writable = mpi.world_rank() == 0 ? CheckOutputWritable(command_line.Get("output"))
+                                                  : absl::OkStatus();
+    at::Tensor failed_check = at::full({1}, writable.ok() ? 0 : 1, at::kInt);
+    grid->world().AllReduce(failed_check, dist::ReduceOp::kMax);
+    if (!writable.ok()) return ReportStatus("rank", writable);
+    if (failed_check.item<int>() != 0) return kExitFailure;
+  }
   absl::StatusOr<c10::Device> device = dist::SelectDevice(cfg->parallel.device, mpi.local_rank());
   if (!device.ok()) return ReportStatus("rank", device.status());
   absl::StatusOr<std::shared_ptr<core::Decoder>> model =

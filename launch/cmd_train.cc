@@ -15,6 +15,7 @@
 #include "distributed/process_grid.h"
 #include "distributed/runtime.h"
 #include "distributed/watchdog.h"
+#include "launch/allocator.h"
 #include "launch/command_util.h"
 #include "launch/commands.h"
 #include "train/trainer.h"
@@ -75,6 +76,7 @@ void PrintPlan(const config::Config& c, int64_t world_size, const std::vector<co
               (long long)config::AccumulationSteps(c), c.optimizer.lr, (long long)c.schedule.warmup_steps,
               c.schedule.min_lr_ratio);
   std::printf("  checkpoints: %s\n", c.checkpoint.dir.empty() ? "off" : c.checkpoint.dir.c_str());
+  std::printf("  allocator: %s\n", AllocatorSummary().c_str());
 }
 
 }  // namespace

@@ -75,9 +75,11 @@ ObjectiveTerms Objective::Compute(const ObjectiveInputs& in, dist::Communicator&
 
   const SoftLambdaOptions sll{c.sll_gamma, c.sll_sigma, c.sll_top_k};
   terms.sll = ComputeTerm(c.sll_weight, [&] {
-    // Ties are broken by original candidate index, so a copy's true order is
-    // its original's (the answer the data module renders for both).
-    return WeightedMean(SoftLambdaLossPerList(Y, ratings, sll, in.permutations), weights);
+    // Ties follow the list's tie draw (or the original candidate index),
+    // which a copy shares with its original: the true order the data module
+    // renders as the answer of both.
+    const at::Tensor& tie_key = in.tie_ranks.defined() ? in.tie_ranks : in.permutations;
+    return WeightedMean(SoftLambdaLossPerList(Y, ratings, sll, tie_key), weights);
   });
 
   if (in.copies_per_list > 0) {

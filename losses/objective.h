@@ -46,6 +46,10 @@ struct ObjectiveInputs {
   /// [N, m] int64: slot j shows original candidate permutation[j] (identity
   /// for originals). Undefined = identity everywhere (no copies).
   at::Tensor permutations;
+  /// [N, m] int64 (optional): tie rank of the item at slot j; equal ratings
+  /// are ordered by it in SLL's true ranks (lower first). Undefined = the
+  /// original candidate index (`permutations`).
+  at::Tensor tie_ranks;
   /// P: permuted copies after each original row.
   int64_t copies_per_list = 0;
   /// [N] (optional): per-row weights; undefined = all 1.

@@ -11,6 +11,11 @@
 // same list shown in different orders and form a position-bias group;
 // "items" (integers, aligned with "labels"): item ids, needed for the pairwise
 // Kendall tau of a group. Other keys are ignored; blank lines are skipped.
+//
+// `alro eval --output` writes the second form, plus "example_id" and "order"
+// (presentation slots, best first); its scores are higher-is-better in every
+// mode, so reading its file here gives exactly the metrics eval printed
+// (train::RankingJsonLine).
 #pragma once
 
 #include <cstdint>

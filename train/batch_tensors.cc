@@ -19,7 +19,8 @@ absl::StatusOr<BatchTensors> ToTensors(const data::Batch& batch, int64_t pad_id)
     const bool consistent = static_cast<int64_t>(r.answer_positions.size()) == m &&
                             static_cast<int64_t>(r.identifier_ids.size()) == m &&
                             static_cast<int64_t>(r.ratings.size()) == m &&
-                            (r.permutation.empty() || static_cast<int64_t>(r.permutation.size()) == m);
+                            (r.permutation.empty() || static_cast<int64_t>(r.permutation.size()) == m) &&
+                            (r.tie_ranks.empty() || static_cast<int64_t>(r.tie_ranks.size()) == m);
     if (!consistent || m == 0) {
       return UserError(absl::StatusCode::kInvalidArgument,
                        absl::StrCat("list ", r.example_id, " has ", r.answer_positions.size(),
@@ -47,6 +48,7 @@ absl::StatusOr<BatchTensors> ToTensors(const data::Batch& batch, int64_t pad_id)
   out.identifier_ids = at::empty({n, m}, at::kLong);
   out.ratings = at::empty({n, m}, at::kFloat);
   out.permutations = at::empty({n, m}, at::kLong);
+  out.tie_ranks = at::empty({n, m}, at::kLong);
   out.weights = at::empty({n}, at::kFloat);
   auto tokens = out.tokens.accessor<int64_t, 2>();
   auto positions = out.answer_positions.accessor<int64_t, 2>();
@@ -54,6 +56,7 @@ absl::StatusOr<BatchTensors> ToTensors(const data::Batch& batch, int64_t pad_id)
   auto ids = out.identifier_ids.accessor<int64_t, 2>();
   auto ratings = out.ratings.accessor<float, 2>();
   auto perms = out.permutations.accessor<int64_t, 2>();
+  auto ties = out.tie_ranks.accessor<int64_t, 2>();
   auto weights = out.weights.accessor<float, 1>();
   for (int64_t i = 0; i < n; ++i) {
     const data::RenderedExample& r = rows[i];
@@ -64,6 +67,8 @@ absl::StatusOr<BatchTensors> ToTensors(const data::Batch& batch, int64_t pad_id)
       ids[i][k] = r.identifier_ids[k];
       ratings[i][k] = r.ratings[k];
       perms[i][k] = r.permutation.empty() ? k : r.permutation[k];
+      // Without a tie draw (hand-made lists), the original candidate index.
+      ties[i][k] = r.tie_ranks.empty() ? perms[i][k] : r.tie_ranks[k];
     }
     weights[i] = r.weight;
   }
@@ -73,7 +78,7 @@ absl::StatusOr<BatchTensors> ToTensors(const data::Batch& batch, int64_t pad_id)
 BatchTensors ToDevice(const BatchTensors& batch, c10::Device device) {
   BatchTensors out = batch;
   for (at::Tensor* t : {&out.tokens, &out.answer_positions, &out.answer_targets, &out.identifier_ids, &out.ratings,
-                        &out.permutations, &out.weights}) {
+                        &out.permutations, &out.tie_ranks, &out.weights}) {
     *t = t->to(device);
   }
   return out;

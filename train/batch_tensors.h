@@ -20,6 +20,7 @@ struct BatchTensors {
   at::Tensor identifier_ids;    ///< [N, m] int64: token id of slot j's identifier
   at::Tensor ratings;           ///< [N, m] float32: rating of the item at slot j
   at::Tensor permutations;      ///< [N, m] int64: slot j shows original candidate perm[j]
+  at::Tensor tie_ranks;         ///< [N, m] int64: tie rank of slot j's item (equal ratings, lower first)
   at::Tensor weights;           ///< [N] float32: 0 for evaluation padding
   int64_t real_tokens = 0;      ///< tokens before padding, summed over rows
   int64_t lists = 0;            ///< original lists (copy_index 0)

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <numeric>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
@@ -27,6 +29,26 @@ std::vector<int64_t> AnswerSeparator(const data::RenderedExample& r) {
 // Every rank's rows of a [rows, width] tensor, concatenated in dp-rank order
 // (every rank has the same number of rows by construction of the reader).
 at::Tensor GatherRows(dist::Communicator& dp, const at::Tensor& local) { return dp.AllGather(local.contiguous(), 0); }
+
+// Bootstrapping over presentation orders (LLMRank): the ratings in the
+// order of each item's mean position over the group's rankings (ties by
+// original candidate index). labels[p][k] is the rating of items[p][k], the
+// original candidate ranked k-th in order p.
+std::vector<double> MeanPositionOrderLabels(const std::vector<std::vector<double>>& labels,
+                                            const std::vector<std::vector<int64_t>>& items) {
+  const size_t m = labels.front().size();
+  std::vector<double> position(m, 0.0), rating(m, 0.0);
+  for (size_t p = 0; p < labels.size(); ++p) {
+    for (size_t k = 0; k < m; ++k) {
+      position[static_cast<size_t>(items[p][k])] += static_cast<double>(k);
+      rating[static_cast<size_t>(items[p][k])] = labels[p][k];
+    }
+  }
+  std::vector<int64_t> order(m);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return position[a] < position[b]; });
+  return losses::Permute(rating, order);
+}
 
 }  // namespace
 
@@ -49,6 +71,9 @@ absl::StatusOr<std::vector<RankedList>> RankBatch(core::Decoder& model, const da
     const data::RenderedExample& r = batch.lists[i];
     out[i].example_id = r.example_id;
     out[i].ratings.assign(r.ratings.begin(), r.ratings.end());
+    out[i].copy_index = r.copy_index;
+    out[i].permutation.resize(static_cast<size_t>(m));
+    for (int64_t j = 0; j < m; ++j) out[i].permutation[j] = r.permutation.empty() ? j : r.permutation[j];
   }
   if (mode == RankMode::kSingleStep) {
     const at::Tensor scores = core::ScoreFirstSlot(model, t.tokens, t.answer_positions.select(1, 0), t.identifier_ids)
@@ -71,20 +96,29 @@ absl::StatusOr<std::vector<RankedList>> RankBatch(core::Decoder& model, const da
     const core::DecodedPermutations decoded =
         core::ConstrainedGreedyDecode(model, prompt, t.identifier_ids.narrow(0, i, 1), AnswerSeparator(r));
     out[i].order = decoded.order.at(0);
-    // Score of the k-th written identifier: its probability among the ones
-    // still allowed at step k.
-    const at::Tensor logits = decoded.step_logits[0].to(at::kDouble);  // [m, m]
+    // Score of the k-th written identifier: m - k (higher = better); its
+    // probability among the identifiers still allowed at step k goes along.
+    const at::Tensor logits = decoded.step_logits[0].to(at::kCPU, at::kDouble).contiguous();  // [m, m]
     std::vector<bool> used(m, false);
     for (int64_t k = 0; k < m; ++k) {
       at::Tensor row = logits[k].clone();
       for (int64_t j = 0; j < m; ++j)
         if (used[j]) row[j] = -INFINITY;
       const int64_t chosen = out[i].order[k];
-      out[i].scores.push_back(at::softmax(row, 0)[chosen].item<double>());
+      out[i].scores.push_back(static_cast<double>(m - k));
+      out[i].step_probabilities.push_back(at::softmax(row, 0)[chosen].item<double>());
       used[chosen] = true;
     }
   }
   return out;
+}
+
+std::string RankingJsonLine(const RankedList& list) {
+  std::vector<double> scores(list.ratings.size(), 0.0);
+  for (size_t k = 0; k < list.order.size(); ++k) scores[static_cast<size_t>(list.order[k])] = list.scores[k];
+  return nlohmann::json{{"example_id", list.example_id}, {"order", list.order}, {"scores", scores},
+                        {"labels", list.ratings}}
+      .dump();
 }
 
 absl::StatusOr<EvalResult> Evaluate(core::Decoder& model, const data::EvalReader& reader, dist::ProcessGrid& grid,
@@ -93,32 +127,40 @@ absl::StatusOr<EvalResult> Evaluate(core::Decoder& model, const data::EvalReader
   options.ks = settings.ks;
   options.liked_threshold = settings.liked_threshold;
   losses::MetricsAccumulator metrics(options);
+  losses::MetricsAccumulator bootstrap(options);  // orders > 1: mean-position aggregate
   EvalResult result;
+  // Answer slot sequences of the stored orders, for the same-answer share.
+  std::map<std::vector<int64_t>, int64_t> answer_counts;
+  int64_t answered = 0;
   const int64_t batches = reader.num_batches();
   for (int64_t b = 0; b < batches; ++b) {
     ALRO_ASSIGN_OR_RETURN(data::Batch batch, reader.GetBatch(b));
-    // Only originals are ranked here; copies (psl_copies > 0 in the reader)
-    // are for position-bias studies.
-    data::Batch originals;
+    // Rank the stored order and settings.orders - 1 copies of each list;
+    // further copies the reader may render are not ranked.
+    data::Batch ranked_rows;
     for (data::RenderedExample& r : batch.lists)
-      if (r.copy_index == 0) originals.lists.push_back(std::move(r));
-    ALRO_ASSIGN_OR_RETURN(std::vector<RankedList> ranked, RankBatch(model, originals, settings.mode));
-    // Local rows: [weight, ratings in predicted order..., order..., scores...]
-    // so one gather carries everything; every rank has the same row count.
+      if (r.copy_index < settings.orders) ranked_rows.lists.push_back(std::move(r));
+    ALRO_ASSIGN_OR_RETURN(std::vector<RankedList> ranked, RankBatch(model, ranked_rows, settings.mode));
+    // Local rows: [weight, copy, ratings in predicted order (m), order (m),
+    // scores (m), permutation (m)], so one gather carries everything; every
+    // rank has the same row count.
     const int64_t n = static_cast<int64_t>(ranked.size());
     const int64_t m = n > 0 ? static_cast<int64_t>(ranked[0].order.size()) : 0;
-    at::Tensor local = at::zeros({n, 1 + 3 * m}, at::kDouble);
+    constexpr int64_t kHead = 2;
+    at::Tensor local = at::zeros({n, kHead + 4 * m}, at::kDouble);
     auto acc = local.accessor<double, 2>();
     for (int64_t i = 0; i < n; ++i) {
       if (static_cast<int64_t>(ranked[i].order.size()) != m) {
         return absl::InvalidArgumentError(absl::StrCat("evaluation list ", ranked[i].example_id, " has ",
                                                        ranked[i].order.size(), " candidates, expected ", m));
       }
-      acc[i][0] = originals.lists[i].weight;
+      acc[i][0] = ranked_rows.lists[i].weight;
+      acc[i][1] = ranked[i].copy_index;
       for (int64_t k = 0; k < m; ++k) {
-        acc[i][1 + k] = ranked[i].ratings[ranked[i].order[k]];
-        acc[i][1 + m + k] = static_cast<double>(ranked[i].order[k]);
-        acc[i][1 + 2 * m + k] = ranked[i].scores[k];
+        acc[i][kHead + k] = ranked[i].ratings[ranked[i].order[k]];
+        acc[i][kHead + m + k] = static_cast<double>(ranked[i].order[k]);
+        acc[i][kHead + 2 * m + k] = ranked[i].scores[k];
+        acc[i][kHead + 3 * m + k] = static_cast<double>(ranked[i].permutation[k]);
       }
     }
     const at::Tensor all = GatherRows(grid.dp(), local);
@@ -129,24 +171,56 @@ absl::StatusOr<EvalResult> Evaluate(core::Decoder& model, const data::EvalReader
       ids = dist::AllGatherStrings(grid.dp(), local_ids);
     }
     auto rows = all.accessor<double, 2>();
+    // A list's orders are consecutive rows: the stored order, then its copies.
+    std::vector<std::vector<double>> group_labels;
+    std::vector<std::vector<int64_t>> group_items;
+    const auto flush_group = [&] {
+      if (group_labels.size() > 1) {
+        metrics.AddPositionBiasGroup(group_labels, group_items);
+        bootstrap.AddList(MeanPositionOrderLabels(group_labels, group_items));
+      }
+      group_labels.clear();
+      group_items.clear();
+    };
     for (int64_t i = 0; i < all.size(0); ++i) {
+      const int32_t copy = static_cast<int32_t>(rows[i][1]);
+      if (copy == 0) flush_group();
       if (rows[i][0] == 0.0) continue;  // evaluation padding
       std::vector<double> labels(m);
-      for (int64_t k = 0; k < m; ++k) labels[k] = rows[i][1 + k];
+      std::vector<int64_t> order(m), items(m);
+      for (int64_t k = 0; k < m; ++k) {
+        labels[k] = rows[i][kHead + k];
+        order[k] = static_cast<int64_t>(rows[i][kHead + m + k]);
+        items[k] = static_cast<int64_t>(rows[i][kHead + 3 * m + order[k]]);  // original candidate index
+      }
+      group_labels.push_back(labels);
+      group_items.push_back(items);
+      if (copy != 0) continue;
       metrics.AddList(labels);
+      ++answer_counts[order];
+      ++answered;
       if (!settings.keep_rankings) continue;
       RankedList r;
       r.example_id = ids.at(i);
+      r.order = order;
       r.ratings.assign(m, 0.0);
       for (int64_t k = 0; k < m; ++k) {
-        r.order.push_back(static_cast<int64_t>(rows[i][1 + m + k]));
-        r.scores.push_back(rows[i][1 + 2 * m + k]);
-        r.ratings[r.order.back()] = labels[k];
+        r.scores.push_back(rows[i][kHead + 2 * m + k]);
+        r.ratings[order[k]] = labels[k];
+        r.permutation.push_back(k);
       }
       result.rankings.push_back(std::move(r));
     }
+    flush_group();
   }
   result.summary = metrics.Summary();
+  int64_t most_common = 0;
+  for (const auto& [order, count] : answer_counts) most_common = std::max(most_common, count);
+  result.summary["same_answer_share"] =
+      answered > 0 ? static_cast<double>(most_common) / static_cast<double>(answered) : 0.0;
+  result.summary["distinct_answers"] = static_cast<int64_t>(answer_counts.size());
+  result.summary["orders"] = settings.orders;
+  if (settings.orders > 1) result.summary["bootstrap"] = bootstrap.Summary();
   return result;
 }
 

@@ -34,8 +34,19 @@ absl::StatusOr<RankMode> ParseRankMode(const std::string& text, const std::strin
 struct RankedList {
   std::string example_id;
   std::vector<int64_t> order;   ///< presentation slots, best first
-  std::vector<double> scores;   ///< score of order[k] (probability at its decoding step, or first-slot logit)
+  /// Score of order[k], higher = better, so strictly decreasing along
+  /// `order` in decode mode: m - k for the k-th written identifier; in
+  /// single_step mode the first slot's identifier logit.
+  std::vector<double> scores;
+  /// Decode mode: probability of order[k] among the identifiers still
+  /// allowed at step k (the last is always 1). Empty in single_step mode.
+  std::vector<double> step_probabilities;
   std::vector<double> ratings;  ///< ratings by presentation slot (labels)
+  /// 0 for the stored presentation order; 1.. for the extra orders of
+  /// EvalSettings::orders.
+  int32_t copy_index = 0;
+  /// Slot j shows original candidate permutation[j] (identity for copy 0).
+  std::vector<int64_t> permutation;
 };
 
 /// What Evaluate computes.
@@ -45,18 +56,36 @@ struct EvalSettings {
   double liked_threshold = 4.0;
   /// Also return every list's ranking (gathered on every rank).
   bool keep_rankings = false;
+  /// Presentation orders per list (the stored one first); > 1 adds the
+  /// position-bias figures. The reader must render orders - 1 copies.
+  int64_t orders = 1;
 };
 
 /// The result of one evaluation.
 struct EvalResult {
-  nlohmann::ordered_json summary;   ///< losses::MetricsAccumulator::Summary()
-  std::vector<RankedList> rankings;  ///< when keep_rankings: batch by batch, dp ranks in order
+  /// losses::MetricsAccumulator::Summary() of the stored orders; with
+  /// orders > 1 also "position_bias" (NDCG@k std and pairwise Kendall tau
+  /// over each list's orders) and "bootstrap" (the metrics of ranking each
+  /// list by its items' mean position over the orders, as LLMRank's
+  /// bootstrapping does). Always "same_answer_share" (the share of
+  /// lists whose answer, as a slot sequence, is the most common one) and
+  /// "distinct_answers".
+  nlohmann::ordered_json summary;
+  /// When keep_rankings: the stored orders' rankings, batch by batch, dp
+  /// ranks in order.
+  std::vector<RankedList> rankings;
 };
 
 /// Ranks every list of `reader` with `model` and scores the rankings.
 /// Collective over grid.world() (every rank calls it with its own reader).
 absl::StatusOr<EvalResult> Evaluate(core::Decoder& model, const data::EvalReader& reader, dist::ProcessGrid& grid,
                                     const EvalSettings& settings);
+
+/// One line of the rankings JSONL format (losses/ranking_jsonl.h) for `list`:
+/// {"example_id", "order": presentation slots best first, "scores" and
+/// "labels": by presentation slot}. Sorting "scores" (higher first, ties by
+/// slot) gives "order", so `alro metrics` reproduces `alro eval`'s metrics.
+std::string RankingJsonLine(const RankedList& list);
 
 /// Ranks the lists of one rendered batch (no gathering): the building block
 /// of Evaluate and of `alro rank`. Collective over the tensor-parallel group.

@@ -21,6 +21,7 @@ losses::ObjectiveTerms MicroBatchLoss(core::Decoder& model, const losses::Object
   inputs.identifier_logits = identifier_logits;
   inputs.ratings = batch.ratings;
   inputs.permutations = batch.permutations;
+  inputs.tie_ranks = batch.tie_ranks;
   inputs.copies_per_list = batch.copies_per_list;
   inputs.row_weights = batch.weights;
   return objective.Compute(inputs, tp);

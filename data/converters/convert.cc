@@ -64,8 +64,10 @@ absl::StatusOr<RatingLog> ReadInput(const ConvertOptions& o, DropReport* drops) 
 // show it (SentencePiece counts repeated sentences): each item's display
 // title once per rating of it, each rating value once per use, and the
 // prompt's fixed words once per ten ratings, which makes them single pieces
-// early. Sentences come in a fixed order, so training is deterministic.
-std::vector<std::string> TokenizerCorpus(const RatingLog& log, const config::PromptConfig& prompt) {
+// early. With item statistics, each {count} and {mean} text once per use.
+// Sentences come in a fixed order, so training is deterministic.
+std::vector<std::string> TokenizerCorpus(const RatingLog& log, const config::PromptConfig& prompt,
+                                         const std::map<std::string, int64_t>& stat_text_uses) {
   constexpr int64_t kRatingsPerLiteral = 10;
   std::vector<int64_t> item_uses(log.items.size(), 0);
   std::map<std::string, int64_t> rating_uses;
@@ -87,6 +89,7 @@ std::vector<std::string> TokenizerCorpus(const RatingLog& log, const config::Pro
     add(ItemDisplayTitle(log.items[i], static_cast<size_t>(prompt.max_title_chars)), std::max<int64_t>(1, item_uses[i]));
   }
   for (const auto& [text, uses] : rating_uses) add(text, uses);
+  for (const auto& [text, uses] : stat_text_uses) add(text, uses);
   return sentences;
 }
 
@@ -101,6 +104,10 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
     return InvalidArgument(absl::StrCat("--num-candidates ", split.num_candidates, " exceeds the ",
                                         options.prompt.identifiers.size(), " prompt identifiers"),
                            "lower --num-candidates or add prompt.identifiers");
+  }
+  if (PromptUsesItemStats(options.prompt) && !split.item_stats) {
+    return InvalidArgument("the prompt of --config shows item statistics ({count} or {mean}) but --item-stats is false",
+                           "convert with --item-stats true, or use a prompt without {count} {mean}");
   }
   ConvertSummary summary;
   ALRO_LOG(INFO) << "convert: reading " << options.format << " input " << options.input;
@@ -124,6 +131,7 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
   std::set<std::string> users_with_lists;
   std::set<std::string> items_used;
   int64_t uninformative_lists = 0;
+  std::map<std::string, int64_t> stat_text_uses;  // {count} {mean} texts, for the tokenizer
   std::string payload;
   ALRO_RETURN_IF_ERROR(SplitRatingLog(log, split, &summary.drops, [&](const proto::ListExample& ex) -> absl::Status {
     users_with_lists.insert(ex.user_id());
@@ -134,6 +142,14 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
       all_equal &= c.rating() == ex.candidates(0).rating();
     }
     uninformative_lists += all_equal ? 1 : 0;
+    if (split.item_stats) {
+      for (const auto* interactions : {&ex.history(), &ex.candidates()}) {
+        for (const proto::Interaction& x : *interactions) {
+          ++stat_text_uses[ItemCountText(x)];
+          ++stat_text_uses[ItemMeanText(options.prompt, x)];
+        }
+      }
+    }
     payload.clear();
     if (!ex.SerializeToString(&payload)) return absl::InternalError("serialising a ListExample failed");
     return writers[static_cast<size_t>(SplitSlot(ex.split()))].Write(payload);
@@ -155,7 +171,10 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
     t.vocab_size = options.vocab_size;
     if (options.identifiers_as_symbols) t.user_defined_symbols = options.prompt.identifiers;
     t.user_defined_symbols.push_back(kNewlinePiece);
-    const std::vector<std::string> corpus = TokenizerCorpus(log, options.prompt);
+    // Item statistics as single pieces: digits are split otherwise, and a
+    // model comparing "4.3" with "3.5" digit by digit learns far slower.
+    for (const auto& [text, uses] : stat_text_uses) t.user_defined_symbols.push_back(text);
+    const std::vector<std::string> corpus = TokenizerCorpus(log, options.prompt, stat_text_uses);
     ALRO_LOG(INFO) << "convert: training a " << options.vocab_size << "-piece SentencePiece model on "
                    << corpus.size() << " sentences";
     ALRO_ASSIGN_OR_RETURN(std::string model, TrainTokenizer(corpus, t));
@@ -180,7 +199,8 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
         {"shard_records", options.limits.max_records},
         {"shard_bytes", options.limits.max_bytes},
         {"vocab_size", options.vocab_size},
-        {"identifiers_as_symbols", options.identifiers_as_symbols}}}};
+        {"identifiers_as_symbols", options.identifiers_as_symbols},
+        {"item_stats", split.item_stats}}}};
   nlohmann::json histogram = nlohmann::json::object();
   for (const auto& [rating, count] : rating_histogram) histogram[rating] = count;
   manifest.stats = {{"rating_rows", log.rows_read},

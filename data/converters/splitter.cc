@@ -2,10 +2,12 @@
 #include "data/converters/splitter.h"
 
 #include <algorithm>
+#include <memory>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "data/converters/item_stats.h"
 #include "data/random.h"
 #include "data/record_format.h"
 
@@ -15,11 +17,18 @@ namespace {
 // Every list shows at least this many history ratings.
 constexpr int64_t kMinHistory = 1;
 
-proto::Interaction MakeInteraction(const RatingLog& log, const RatingEvent& e) {
+// `stats` (optional) adds the item's statistics as of `list_start`.
+proto::Interaction MakeInteraction(const RatingLog& log, const RatingEvent& e, const ItemStatsIndex* stats,
+                                   int64_t list_start) {
   proto::Interaction out;
   *out.mutable_item() = log.items[static_cast<size_t>(e.item)];
   out.set_rating(e.rating);
   out.set_timestamp(e.timestamp);
+  if (stats != nullptr) {
+    const ItemStatsAt at = stats->At(e.item, list_start);
+    out.mutable_item_stats()->set_count(at.count);
+    out.mutable_item_stats()->set_mean(static_cast<float>(at.mean));
+  }
   return out;
 }
 
@@ -52,6 +61,8 @@ absl::StatusOr<SplitOptions> ResolveSplitOptions(const SplitOptions& options) {
 absl::Status SplitRatingLog(const RatingLog& log, const SplitOptions& options, DropReport* drops,
                             const std::function<absl::Status(const proto::ListExample&)>& emit) {
   const int64_t m = options.num_candidates;
+  std::unique_ptr<ItemStatsIndex> stats;
+  if (options.item_stats) stats = std::make_unique<ItemStatsIndex>(log);
   std::vector<RatingEvent> events;
   std::vector<int> order(static_cast<size_t>(m));
   for (const auto& [user, user_events] : log.users) {
@@ -83,15 +94,19 @@ absl::Status SplitRatingLog(const RatingLog& log, const SplitOptions& options, D
       ex.set_split(split);
       const int64_t number = split == proto::SPLIT_TRAIN ? train_window++ : 0;
       ex.set_example_id(absl::StrCat(SplitName(split), "/", user, "/", number));
+      // The window's first candidate in time: the statistics' cut-off.
+      const int64_t list_start = events[static_cast<size_t>(start)].timestamp;
       for (int64_t h = std::max<int64_t>(0, start - options.max_history); h < start; ++h) {
-        *ex.add_history() = MakeInteraction(log, events[static_cast<size_t>(h)]);
+        *ex.add_history() = MakeInteraction(log, events[static_cast<size_t>(h)], stats.get(), list_start);
       }
       // Presentation order: a shuffle keyed by (seed, example id), so it is
       // independent of time and rating order and of the other lists.
       std::iota(order.begin(), order.end(), 0);
       Rng rng(HashCombine(options.seed, HashString(ex.example_id())));
       rng.Shuffle(&order);
-      for (int k : order) *ex.add_candidates() = MakeInteraction(log, events[static_cast<size_t>(start + k)]);
+      for (int k : order) {
+        *ex.add_candidates() = MakeInteraction(log, events[static_cast<size_t>(start + k)], stats.get(), list_start);
+      }
       ALRO_RETURN_IF_ERROR(emit(ex));
     }
   }

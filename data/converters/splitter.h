@@ -10,6 +10,9 @@
 // A list needs at least one history rating, so users need at least
 // 2m + 1 ratings (and at least min_ratings). Candidates are stored in a
 // seeded shuffled presentation order, so the order carries no label.
+// With item_stats, every interaction of a list carries its item's rating
+// count and mean over all users' ratings strictly before the list's first
+// candidate.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +33,9 @@ struct SplitOptions {
   int64_t min_ratings = 0;      ///< users with fewer ratings are dropped; 0 = 2m + 1
   int64_t stride = 0;           ///< step between training windows; 0 = m
   uint64_t seed = 42;           ///< presentation-order shuffle
+  /// Attach every interaction's item statistics as of the list's first
+  /// candidate (data/converters/item_stats.h).
+  bool item_stats = false;
 };
 
 /// Checks the options; returns them with the 0 defaults filled in.

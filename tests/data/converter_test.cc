@@ -331,6 +331,69 @@ TEST(Converter, GenericJsonl) {
   EXPECT_EQ(test[0].candidates(0).item().year(), 2020);
 }
 
+TEST(Converter, ItemStatisticsSeeOnlyEarlierRatings) {
+  // 6 users rate 8 items over a short time span with many equal timestamps
+  // (several ratings per second), so the cut-off's strictness matters.
+  struct Row {
+    std::string user, item;
+    double rating;
+    int64_t timestamp;
+  };
+  std::vector<Row> rows;
+  std::string lines;
+  for (int u = 0; u < 6; ++u) {
+    for (int k = 0; k < 8; ++k) {
+      const int item = (u * 3 + k * 5) % 8;
+      const Row row{absl::StrCat("u", u), absl::StrCat("i", item), 0.5 * ((u * 7 + k * 3) % 10 + 1),
+                    100 + (u + 2 * k) / 3};
+      rows.push_back(row);
+      absl::StrAppend(&lines, "{\"user\": \"", row.user, "\", \"item\": \"", row.item, "\", \"rating\": ", row.rating,
+                      ", \"timestamp\": ", row.timestamp, ", \"title\": \"Book ", item, "\"}\n");
+    }
+  }
+  const std::string in = TempDir("stats_in");
+  WriteText(JoinPath(in, "events.jsonl"), lines);
+  const std::string out = TempDir("stats_out");
+  ConvertOptions o = Options("jsonl", JoinPath(in, "events.jsonl"), out);
+  o.vocab_size = 0;
+  o.split.item_stats = true;
+  auto summary = ConvertDataset(o);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  int64_t checked = 0, nonzero = 0;
+  for (const char* split : {"train", "valid", "test"}) {
+    for (const proto::ListExample& ex : ReadSplit(out, split)) {
+      // Brute force: the cut-off is the earliest candidate's timestamp, and
+      // only ratings strictly before it count, whoever gave them.
+      int64_t cutoff = INT64_MAX;
+      for (const proto::Interaction& c : ex.candidates()) cutoff = std::min(cutoff, c.timestamp());
+      for (const auto* list : {&ex.history(), &ex.candidates()}) {
+        for (const proto::Interaction& x : *list) {
+          int64_t count = 0;
+          double sum = 0.0;
+          for (const Row& r : rows) {
+            if (r.item == x.item().item_id() && r.timestamp < cutoff) {
+              ++count;
+              sum += r.rating;
+            }
+          }
+          ASSERT_TRUE(x.has_item_stats()) << ex.example_id();
+          EXPECT_EQ(x.item_stats().count(), count) << ex.example_id() << " " << x.item().item_id();
+          EXPECT_NEAR(x.item_stats().mean(), count > 0 ? sum / count : 0.0, 1e-5) << ex.example_id();
+          ++checked;
+          nonzero += count > 0 ? 1 : 0;
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 50);
+  EXPECT_GT(nonzero, 10);
+  // Without the option, records carry no statistics.
+  o.split.item_stats = false;
+  o.output = TempDir("stats_off");
+  ASSERT_TRUE(ConvertDataset(o).ok());
+  EXPECT_FALSE(ReadSplit(o.output, "test").at(0).candidates(0).has_item_stats());
+}
+
 TEST(Converter, ClearErrors) {
   const std::string in = TempDir("err_in");
   auto no_layout = ConvertDataset(Options("movielens", in, TempDir("err_out")));

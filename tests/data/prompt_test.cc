@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 
 #include "absl/strings/match.h"
 #include "data/prompt.h"
@@ -57,10 +58,18 @@ TEST(Prompt, AnswerPositionsAndTrueOrder) {
   ASSERT_EQ(r->answer_positions.size(), 5u);
   ASSERT_EQ(r->ratings.size(), 5u);
   ASSERT_EQ(r->loss_mask.size(), r->tokens.size());
-  // Brute force: the k-th answer slot is the k-th best rating (ties by slot).
+  // The tie ranks are a permutation of the slots.
+  std::vector<int32_t> ties = r->tie_ranks;
+  std::sort(ties.begin(), ties.end());
+  for (int j = 0; j < m; ++j) EXPECT_EQ(ties[j], j);
+  // Brute force: the k-th answer slot is the k-th best rating (equal ratings
+  // by tie rank).
   std::vector<int> slots(m);
   for (int j = 0; j < m; ++j) slots[j] = j;
-  std::stable_sort(slots.begin(), slots.end(), [&](int a, int b) { return ex.candidates(a).rating() > ex.candidates(b).rating(); });
+  std::sort(slots.begin(), slots.end(), [&](int a, int b) {
+    if (ex.candidates(a).rating() != ex.candidates(b).rating()) return ex.candidates(a).rating() > ex.candidates(b).rating();
+    return r->tie_ranks[a] < r->tie_ranks[b];
+  });
   for (int k = 0; k < m; ++k) {
     const int32_t pos = r->answer_positions[k];
     EXPECT_EQ(r->tokens[pos], r->identifier_ids[slots[k]]) << k;
@@ -76,7 +85,12 @@ TEST(Prompt, AnswerPositionsAndTrueOrder) {
   for (int j = 0; j < m; ++j) {
     EXPECT_NE(std::find(r->tokens.begin(), prompt_end, r->identifier_ids[j]), prompt_end) << j;
   }
-  // The text shows the same answer.
+  // The text shows the same answer (the evaluation tie draw).
+  r = (*renderer)->Render(ex, {}, 0, EvalTieSeed(ex.example_id()));
+  ASSERT_TRUE(r.ok());
+  for (int k = 0; k < m; ++k) slots[k] = static_cast<int>(std::find(r->identifier_ids.begin(), r->identifier_ids.end(),
+                                                                    r->tokens[r->answer_positions[k]]) -
+                                                          r->identifier_ids.begin());
   const std::string text = RenderPromptText(prompt, ex);
   std::string answer = "Answer:";
   for (int k = 0; k < m; ++k) answer += std::string(" ") + prompt.identifiers[slots[k]];
@@ -107,6 +121,99 @@ TEST(Prompt, PermutedCopyShowsTheSameItemsInAnotherOrder) {
     EXPECT_EQ(perm[copy_slot], original_slot) << k;
   }
   EXPECT_FALSE(renderer->Render(ex, {0, 0, 1, 2}).ok());
+}
+
+// The original candidate that answer slot k of `r` names.
+int32_t AnswerItem(const RenderedExample& r, int k) {
+  const auto slot = std::find(r.identifier_ids.begin(), r.identifier_ids.end(), r.tokens[r.answer_positions[k]]) -
+                    r.identifier_ids.begin();
+  return r.permutation[static_cast<size_t>(slot)];
+}
+
+// A list with three groups of equal ratings: 4 4 4 | 3 3 | 1.
+proto::ListExample ListWithTies() {
+  proto::ListExample ex = SyntheticExample(5, 6);
+  const float ratings[] = {4, 3, 4, 1, 4, 3};
+  for (int c = 0; c < 6; ++c) ex.mutable_candidates(c)->set_rating(ratings[c]);
+  return ex;
+}
+
+TEST(TieRule, EveryPresentationOrderTargetsTheSameItems) {
+  auto renderer = *PromptRenderer::Create(config::PromptConfig(), SmallTokenizer());
+  const proto::ListExample ex = ListWithTies();
+  for (uint64_t tie_seed : {0ull, 1ull, 77ull, 123456789ull}) {
+    auto original = renderer->Render(ex, {}, 0, tie_seed);
+    ASSERT_TRUE(original.ok());
+    for (const std::vector<int32_t>& perm : std::vector<std::vector<int32_t>>{
+             {5, 4, 3, 2, 1, 0}, {1, 3, 5, 0, 2, 4}, {2, 0, 4, 1, 5, 3}}) {
+      auto copy = renderer->Render(ex, perm, 1, tie_seed);
+      ASSERT_TRUE(copy.ok());
+      for (int k = 0; k < 6; ++k) EXPECT_EQ(AnswerItem(*copy, k), AnswerItem(*original, k)) << "seed " << tie_seed;
+    }
+  }
+}
+
+TEST(TieRule, EqualRatingsAreNotOrderedByPresentationSlot) {
+  // Over many tie draws, each of the three items rated 4 (original
+  // candidates 0, 2, 4) comes first about equally often, and so does each
+  // presentation slot of a permuted rendering: no slot is favoured.
+  auto renderer = *PromptRenderer::Create(config::PromptConfig(), SmallTokenizer());
+  const proto::ListExample ex = ListWithTies();
+  const std::vector<int32_t> perm = {4, 1, 2, 5, 0, 3};
+  std::map<int32_t, int> first_item;
+  constexpr int kDraws = 600;
+  for (int s = 0; s < kDraws; ++s) {
+    auto r = renderer->Render(ex, perm, 1, static_cast<uint64_t>(s));
+    ASSERT_TRUE(r.ok());
+    ++first_item[AnswerItem(*r, 0)];
+    // Ratings still decide across groups.
+    EXPECT_EQ(ex.candidates(AnswerItem(*r, 3)).rating(), 3.0f);
+    EXPECT_EQ(AnswerItem(*r, 5), 3);
+  }
+  ASSERT_EQ(first_item.size(), 3u);
+  for (const auto& [item, count] : first_item) {
+    EXPECT_TRUE(item == 0 || item == 2 || item == 4) << item;
+    EXPECT_GT(count, kDraws / 3 - 60) << item;  // binomial sd ~ 11.5: > 5 sd margin
+    EXPECT_LT(count, kDraws / 3 + 60) << item;
+  }
+  // The same draw is reproducible (exact resume).
+  EXPECT_EQ(TieRanks(42, 6), TieRanks(42, 6));
+  EXPECT_NE(TieRanks(42, 6), TieRanks(43, 6));
+}
+
+TEST(Prompt, ItemStatisticsPlaceholders) {
+  config::PromptConfig prompt;
+  prompt.candidate_line = "{id} {mean} {count} {title}";
+  prompt.history_line = "{title} {rating} {mean}";
+  prompt.stats_shrinkage = 2.0;
+  prompt.stats_prior_mean = 3.0;
+  auto renderer = PromptRenderer::Create(prompt, SmallTokenizer());
+  ASSERT_TRUE(renderer.ok()) << renderer.status();
+  proto::ListExample ex = SyntheticExample(2, 3);
+  // Without statistics in the record: a clear error.
+  auto missing = (*renderer)->Render(ex);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_TRUE(absl::StrContains(missing.status().message(), "--item-stats true")) << missing.status();
+  for (auto* list : {ex.mutable_history(), ex.mutable_candidates()}) {
+    for (proto::Interaction& x : *list) {
+      x.mutable_item_stats()->set_count(37);
+      x.mutable_item_stats()->set_mean(4.5f);
+    }
+  }
+  ASSERT_TRUE((*renderer)->Render(ex).ok());
+  // (37 * 4.5 + 2 * 3) / 39 = 4.423...; 37 rounds down to 20.
+  const std::string text = RenderPromptText(prompt, ex);
+  EXPECT_TRUE(absl::StrContains(text, "A 4.4 20 ")) << text;
+  EXPECT_EQ(FormatItemCount(0), "0");
+  EXPECT_EQ(FormatItemCount(1), "1");
+  EXPECT_EQ(FormatItemCount(4), "2");
+  EXPECT_EQ(FormatItemCount(5), "5");
+  EXPECT_EQ(FormatItemCount(99), "50");
+  EXPECT_EQ(FormatItemCount(100), "100");
+  EXPECT_EQ(FormatItemCount(2500), "2000");
+  proto::ItemStats none;
+  EXPECT_EQ(FormatItemMean(none, 3.5, 0.0), "-");
+  EXPECT_EQ(FormatItemMean(none, 3.5, 5.0), "3.5");
 }
 
 TEST(Prompt, HistoryIsCutToFitMaxTokens) {

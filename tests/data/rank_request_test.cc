@@ -21,6 +21,10 @@ TEST(RankRequest, GoodLineBecomesAListExample) {
   EXPECT_EQ(r->example.history(0).item().year(), 1995);
   EXPECT_FLOAT_EQ(r->example.history(0).rating(), 4.5f);
   EXPECT_EQ(r->example.history(0).timestamp(), 9);
+  r = ParseRankRequest(R"({"candidates": [{"id": "a", "rating_count": 12, "mean_rating": 3.5}]})", "r:1", 20);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->example.candidates(0).item_stats().count(), 12);
+  EXPECT_FLOAT_EQ(r->example.candidates(0).item_stats().mean(), 3.5f);
 }
 
 TEST(RankRequest, OutOfRangeAndMalformedValuesAreErrors) {
@@ -34,6 +38,8 @@ TEST(RankRequest, OutOfRangeAndMalformedValuesAreErrors) {
            R"({"candidates": [{"genres": [1]}]})",
            R"({"candidates": [3]})",
            R"({"candidates": [{"year": 191e30895}]})",
+           R"({"candidates": [{"rating_count": 1e20}]})",
+           R"({"candidates": [{"rating_count": 3, "mean_rating": 1e40}]})",
        }) {
     absl::StatusOr<RankRequest> r = ParseRankRequest(line, "req.jsonl:4", 20);
     ASSERT_FALSE(r.ok()) << line;

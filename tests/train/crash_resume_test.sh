@@ -62,18 +62,33 @@ assert steps == sorted(set(steps)) and steps[-1] == 6, steps
 assert any(r["kind"] == "eval" for r in rows)
 PY
 
-# 3a. Evaluation with the two reference orders.
-"$ALRO" eval --checkpoint "$W/ckpt" --split test --baselines --json "$W/eval.json" --output "$W/rankings.jsonl" \
-    > "$W/eval.log" 2>&1 || fail "alro eval"
-$PY - "$W/eval.json" "$W/rankings.jsonl" <<'PY' || fail "eval output"
+# 3a. Evaluation with the reference orders, in 3 presentation orders per list;
+# its rankings file read back by `alro metrics` gives the same metrics.
+for mode in decode single_step; do
+  "$ALRO" eval --checkpoint "$W/ckpt" --split test --baselines --orders 3 --mode $mode --json "$W/eval.json" \
+      --output "$W/rankings.jsonl" > "$W/eval.log" 2>&1 || fail "alro eval ($mode)"
+  "$ALRO" metrics --input "$W/rankings.jsonl" --k 1,3 > "$W/metrics.json" 2> "$W/metrics.log" \
+      || fail "alro metrics on eval's rankings ($mode)"
+  $PY - "$W/eval.json" "$W/rankings.jsonl" "$W/metrics.json" <<'PY' || fail "eval output ($mode)"
 import json, sys
 e = json.load(open(sys.argv[1]))
-for col in ("model", "random", "popularity"):
+for col in ("model", "random", "popularity", "item_mean", "mf"):
     assert 0.0 <= e[col]["ndcg@1"] <= 1.0 and e[col]["lists"] > 0, (col, e[col])
+m = e["model"]
+assert m["orders"] == 3 and 0.0 < m["same_answer_share"] <= 1.0, m
+assert "ndcg@1_std" in m["position_bias"] and -1.0 <= m["position_bias"]["pairwise_kendall_tau"] <= 1.0, m
+assert m["bootstrap"]["lists"] == m["lists"], m
 for line in open(sys.argv[2]):
     r = json.loads(line)
     assert sorted(r["order"]) == list(range(len(r["order"]))), r
+    # Higher scores are better: the order sorts the scores (ties: earlier slot).
+    assert r["order"] == sorted(range(len(r["scores"])), key=lambda j: (-r["scores"][j], j)), r
+text = open(sys.argv[3]).read()
+metrics = json.loads(text[text.index("{"):])
+for key in ("ndcg@1", "ndcg@3", "mrr"):
+    assert abs(metrics[key] - m[key]) < 1e-9, (key, metrics[key], m[key])
 PY
+done
 
 # 3b. Ranking requests, plain and bootstrap.
 cat > "$W/requests.jsonl" <<'JSONL'
@@ -111,6 +126,22 @@ for other in sys.argv[3:]:
         assert all(abs(x["score"] - y["score"]) < 1e-4 for x, y in zip(a["ranking"], o["ranking"])), (other, a, o)
 PY
 done
+# Scores mean the same in every mode: higher = ranked earlier.
+for extra in "" "--bootstrap 3" "--mode single_step"; do
+  # shellcheck disable=SC2086
+  "$ALRO" rank --checkpoint "$W/ckpt" --input "$W/requests.jsonl" --output "$W/ranked.jsonl" $extra \
+      > "$W/rank.log" 2>&1 || fail "alro rank $extra"
+  $PY - "$W/ranked.jsonl" <<'PY' || fail "rank scores do not descend ($extra)"
+import json, sys
+for line in open(sys.argv[1]):
+    s = [x["score"] for x in json.loads(line)["ranking"]]
+    assert all(a >= b for a, b in zip(s, s[1:])), s
+PY
+done
+# An unwritable output is refused before anything is ranked.
+if "$ALRO" rank --checkpoint "$W/ckpt" --input "$W/requests.jsonl" --output "$W/no/such/dir/out.jsonl" \
+    > "$W/unwritable.log" 2>&1; then fail "unwritable rank output accepted"; fi
+grep -q "cannot be written" "$W/unwritable.log" || fail "unwritable output error is unclear"
 echo '{"id": "bad", "candidates": 3}' > "$W/bad.jsonl"
 if "$ALRO" rank --checkpoint "$W/ckpt" --input "$W/bad.jsonl" > "$W/bad.log" 2>&1; then fail "bad request accepted"; fi
 grep -q "bad.jsonl:1" "$W/bad.log" || fail "bad request error does not name file:line"
