@@ -18,6 +18,10 @@ absl::StatusOr<nlohmann::json> ParseJson(absl::string_view text, absl::string_vi
     } catch (const nlohmann::json::parse_error& e) {
       return InvalidArgument(absl::StrCat(where, ": invalid JSON at byte ", e.byte, ": ", e.what()),
                              "the file is not valid JSON; regenerate it or fix it by hand");
+    } catch (const nlohmann::json::exception& e) {
+      // Not a syntax error: a number too large for a double (out_of_range 406).
+      return InvalidArgument(absl::StrCat(where, ": invalid JSON: ", e.what()),
+                             "the file is not valid JSON for alro; regenerate it or fix it by hand");
     }
     return InvalidArgument(absl::StrCat(where, ": invalid JSON"));
   }

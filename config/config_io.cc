@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 #include <sstream>
 #include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
 #include "common/status.h"
@@ -19,6 +21,10 @@ namespace alro::config {
 namespace {
 
 // ---- helpers shared by the visitors
+
+// The model keys a preset sets (ApplyModelPreset), without the "model." prefix.
+constexpr const char* kPresetKeys[] = {"vocab_size", "hidden_size", "intermediate_size", "num_layers", "num_heads",
+                                       "num_kv_heads", "max_seq_len", "rope_theta", "rms_norm_eps"};
 
 size_t EditDistance(absl::string_view a, absl::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -59,10 +65,63 @@ const char* TypeName() {
 
 // ---- the reader: YAML node -> struct, collecting every problem
 
+// Where each key of the final tree came from: the file's own keys with their
+// lines, and the --set assignments. Sections count too, so an error about a
+// section that only an override created names that override.
+class KeySources {
+ public:
+  explicit KeySources(std::string source) : source_(std::move(source)) {}
+
+  // Records every key path of the file (before overrides) and reports keys
+  // given twice in one mapping and keys that are not plain names.
+  void IndexFile(const YAML::Node& node, const std::string& prefix, std::vector<std::string>* errors) {
+    if (!node.IsMap()) return;
+    std::map<std::string, int> seen;
+    for (const auto& entry : node) {
+      const int line = entry.first.Mark().line + 1;
+      if (!entry.first.IsScalar()) {
+        errors->push_back(absl::StrCat(source_, ":", line, ": ", prefix.empty() ? "top level" : prefix,
+                                       ": a key must be a plain name\n  HINT: write keys as name: value"));
+        continue;
+      }
+      const std::string key = entry.first.Scalar();
+      const std::string path = prefix + key;
+      if (auto [it, fresh] = seen.emplace(key, line); !fresh) {
+        errors->push_back(absl::StrCat(source_, ":", line, ": ", path, ": given twice (first at line ", it->second,
+                                       ")\n  HINT: keep one of the two; YAML would silently use only one"));
+        continue;
+      }
+      file_lines_.emplace(path, line);
+      IndexFile(entry.second, path + ".", errors);
+    }
+  }
+
+  void AddOverride(const std::string& key, const std::string& assignment) { overrides_[key] = assignment; }
+
+  // "--set a.b=1", "file.yaml:7", or the file alone when nothing better is known.
+  std::string Where(const std::string& key) const {
+    if (auto it = overrides_.find(key); it != overrides_.end()) return absl::StrCat("--set ", it->second);
+    if (auto it = file_lines_.find(key); it != file_lines_.end()) return absl::StrCat(source_, ":", it->second);
+    // A section the file lacks was created by an override below it.
+    for (const auto& [overridden, assignment] : overrides_) {
+      if (absl::StartsWith(overridden, key + ".")) return absl::StrCat("--set ", assignment);
+    }
+    return source_;
+  }
+
+  // True when the file or an override gives `key` itself.
+  bool Given(const std::string& key) const { return overrides_.count(key) > 0 || file_lines_.count(key) > 0; }
+
+ private:
+  std::string source_;
+  std::map<std::string, int> file_lines_;
+  std::map<std::string, std::string> overrides_;
+};
+
 class Reader {
  public:
-  Reader(std::string source, const std::set<std::string>* overridden, std::vector<std::string>* errors)
-      : source_(std::move(source)), overridden_(overridden), errors_(errors) {}
+  Reader(const KeySources* sources, std::vector<std::string>* errors, ConfigOrigins* origins)
+      : sources_(sources), errors_(errors), origins_(origins) {}
 
   // Visits `target` against the map `node` found at `prefix` ("model.").
   template <typename S>
@@ -94,7 +153,7 @@ class Reader {
   template <typename T>
   void Field(const char* key, T& value) {
     known_.push_back(key);
-    const YAML::Node child = Child(key);
+    const YAML::Node child = LeafChild(key);
     if (!child) return;
     Convert(child, prefix_ + key, value);
   }
@@ -102,7 +161,7 @@ class Reader {
   template <typename T>
   void Field(const char* key, T& value, Range<T> range) {
     known_.push_back(key);
-    const YAML::Node child = Child(key);
+    const YAML::Node child = LeafChild(key);
     if (!child) return;
     if (!Convert(child, prefix_ + key, value)) return;
     if (value < range.min || value > range.max || (std::is_floating_point_v<T> && std::isnan(double(value)))) {
@@ -114,7 +173,7 @@ class Reader {
 
   void Choice(const char* key, std::string& value, std::initializer_list<const char*> allowed) {
     known_.push_back(key);
-    const YAML::Node child = Child(key);
+    const YAML::Node child = LeafChild(key);
     if (!child) return;
     if (!Convert(child, prefix_ + key, value)) return;
     CheckChoice(child, prefix_ + key, value, allowed);
@@ -122,7 +181,7 @@ class Reader {
 
   void Choices(const char* key, std::vector<std::string>& values, std::initializer_list<const char*> allowed) {
     known_.push_back(key);
-    const YAML::Node child = Child(key);
+    const YAML::Node child = LeafChild(key);
     if (!child) return;
     if (!Convert(child, prefix_ + key, values)) return;
     for (const std::string& v : values) CheckChoice(child, prefix_ + key, v, allowed);
@@ -138,6 +197,13 @@ class Reader {
     const YAML::Node& map = node_;
     YAML::Node child = map[key];
     if (!child.IsDefined()) return YAML::Node(YAML::NodeType::Undefined);
+    return child;
+  }
+
+  // Child() of a leaf key, noting where its value came from.
+  YAML::Node LeafChild(const char* key) {
+    YAML::Node child = Child(key);
+    if (child && origins_ != nullptr) (*origins_)[prefix_ + key] = sources_->Where(prefix_ + key);
     return child;
   }
 
@@ -169,7 +235,8 @@ class Reader {
 
   void ReportUnknownKeys() {
     for (const auto& entry : node_) {
-      const std::string key = entry.first.as<std::string>();
+      if (!entry.first.IsScalar()) continue;  // KeySources::IndexFile reported it
+      const std::string key = entry.first.Scalar();
       if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
       const std::string guess = DidYouMean(key, known_);
       Error(entry.first, prefix_ + key, "unknown key",
@@ -178,21 +245,13 @@ class Reader {
     }
   }
 
-  void Error(const YAML::Node& node, const std::string& key, const std::string& what, const std::string& hint) {
-    std::string where;
-    if (overridden_->count(key)) {
-      where = "--set";
-    } else if (node && node.Mark().line >= 0) {
-      where = absl::StrCat(source_, ":", node.Mark().line + 1);
-    } else {
-      where = source_;
-    }
-    errors_->push_back(absl::StrCat(where, ": ", key, ": ", what, "\n  HINT: ", hint));
+  void Error(const YAML::Node& /*node*/, const std::string& key, const std::string& what, const std::string& hint) {
+    errors_->push_back(absl::StrCat(sources_->Where(key), ": ", key, ": ", what, "\n  HINT: ", hint));
   }
 
-  std::string source_;
-  const std::set<std::string>* overridden_;
+  const KeySources* sources_;
   std::vector<std::string>* errors_;
+  ConfigOrigins* origins_;
   YAML::Node node_;
   std::string prefix_;
   std::vector<std::string> known_;
@@ -264,6 +323,32 @@ class PathChecker {
   std::string prefix_;
 };
 
+// ---- the range checker: values set outside YAML against the keys' ranges
+
+class RangeChecker {
+ public:
+  RangeChecker(std::string prefix, std::vector<std::string>* problems)
+      : prefix_(std::move(prefix)), problems_(problems) {}
+  template <typename S>
+  void Section(const char*, S&) {}
+  template <typename T>
+  void Field(const char*, T&) {}
+  template <typename T>
+  void Field(const char* key, T& value, Range<T> range) {
+    if (value >= range.min && value <= range.max) return;  // NaN fails both
+    std::ostringstream what;
+    what << prefix_ << key << " is " << value << ", outside [" << range.min << ", " << range.max << "]";
+    problems_->push_back(what.str());
+  }
+  void Choice(const char*, std::string&, std::initializer_list<const char*>) {}
+  void Choices(const char*, std::vector<std::string>&, std::initializer_list<const char*>) {}
+  void Path(const char*, std::string&, bool) {}
+
+ private:
+  std::string prefix_;
+  std::vector<std::string>* problems_;
+};
+
 absl::Status ErrorsToStatus(const std::vector<std::string>& errors, absl::string_view what) {
   if (errors.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(
@@ -272,7 +357,7 @@ absl::Status ErrorsToStatus(const std::vector<std::string>& errors, absl::string
 }
 
 // Applies "a.b.c=value" to the YAML tree, creating maps on the way.
-absl::Status ApplyOverride(YAML::Node root, const std::string& assignment, std::set<std::string>* overridden) {
+absl::Status ApplyOverride(YAML::Node root, const std::string& assignment, KeySources* sources) {
   const size_t eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
     return InvalidArgument(absl::StrCat("--set ", assignment, ": expected KEY=VALUE"),
@@ -298,15 +383,16 @@ absl::Status ApplyOverride(YAML::Node root, const std::string& assignment, std::
     }
     cursor.reset(next);
   }
+  if (parts.back().empty()) return InvalidArgument(absl::StrCat("--set ", assignment, ": empty key part"));
   cursor[parts.back()] = value;
-  overridden->insert(key);
+  sources->AddOverride(key, assignment);
   return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::StatusOr<Config> ParseConfig(absl::string_view yaml_text, absl::string_view source,
-                                   const std::vector<std::string>& overrides) {
+                                   const std::vector<std::string>& overrides, ConfigOrigins* origins) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
@@ -320,9 +406,11 @@ absl::StatusOr<Config> ParseConfig(absl::string_view yaml_text, absl::string_vie
     return InvalidArgument(absl::StrCat(source, ": the top level must be a mapping of sections"),
                            "start the file with sections such as `model:` and `data:`");
   }
-  std::set<std::string> overridden;
+  KeySources sources{std::string(source)};
+  std::vector<std::string> errors;
+  sources.IndexFile(root, "", &errors);
   for (const std::string& assignment : overrides) {
-    ALRO_RETURN_IF_ERROR(ApplyOverride(root, assignment, &overridden));
+    ALRO_RETURN_IF_ERROR(ApplyOverride(root, assignment, &sources));
   }
 
   Config config;
@@ -331,20 +419,38 @@ absl::StatusOr<Config> ParseConfig(absl::string_view yaml_text, absl::string_vie
   if (model && model.IsMap() && model["preset"] && model["preset"].IsScalar()) {
     ApplyModelPreset(model["preset"].as<std::string>(), &config.model);
   }
-  std::vector<std::string> errors;
-  Reader reader(std::string(source), &overridden, &errors);
+  ConfigOrigins read_origins;
+  Reader reader(&sources, &errors, &read_origins);
   reader.ReadSection(root, "", config);
   ALRO_RETURN_IF_ERROR(ErrorsToStatus(errors, absl::StrCat("invalid configuration ", source)));
+  // Shape keys the file leaves to an explicit preset come from that preset.
+  if (auto preset = read_origins.find("model.preset");
+      preset != read_origins.end() && config.model.preset != "custom") {
+    for (const char* key : kPresetKeys) {
+      read_origins.emplace(absl::StrCat("model.", key),
+                           absl::StrCat("model.preset ", config.model.preset, " (", preset->second, ")"));
+    }
+  }
+  if (origins != nullptr) *origins = std::move(read_origins);
   return config;
 }
 
-absl::StatusOr<Config> LoadConfig(const std::string& path, const std::vector<std::string>& overrides) {
+absl::StatusOr<Config> LoadConfig(const std::string& path, const std::vector<std::string>& overrides,
+                                  ConfigOrigins* origins) {
   absl::StatusOr<std::string> text = ReadFileToString(path);
   if (!text.ok()) {
     return UserError(text.status().code(), absl::StrCat("config file ", path, ": ", text.status().message()),
                      "pass an existing YAML file with --config (see configs/)");
   }
-  return ParseConfig(*text, path, overrides);
+  return ParseConfig(*text, path, overrides, origins);
+}
+
+std::vector<std::string> ModelRangeProblems(const ModelConfig& model) {
+  std::vector<std::string> problems;
+  RangeChecker checker("model.", &problems);
+  ModelConfig copy = model;
+  copy.Visit(checker);
+  return problems;
 }
 
 void ResolveDerived(Config* config, int64_t world_size) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include "absl/strings/string_view.h"
 #include <vector>
@@ -18,15 +19,25 @@
 
 namespace alro::config {
 
+/// Where each key given explicitly got its value: "configs/x.yaml:7",
+/// "--set model.num_heads=4", or for shape keys left to an explicit preset
+/// "model.preset llama2-7b (configs/x.yaml:6)". Keys that keep their
+/// default (or the default preset's value) are absent.
+using ConfigOrigins = std::map<std::string, std::string>;
+
 /// Parses YAML text (named `source` in messages, e.g. the file path) and then
 /// applies `overrides`, each "a.b.c=value" as given to --set. Checks keys,
 /// types and ranges; does not look at the file system or the world size.
+/// Errors name the source of the offending key or section (file:line, or
+/// the --set assignment that created it); a key given twice is an error.
+/// When `origins` is not null it receives where each given key came from.
 absl::StatusOr<Config> ParseConfig(absl::string_view yaml_text, absl::string_view source,
-                                   const std::vector<std::string>& overrides = {});
+                                   const std::vector<std::string>& overrides = {},
+                                   ConfigOrigins* origins = nullptr);
 
 /// Reads `path` and parses it as ParseConfig does.
-absl::StatusOr<Config> LoadConfig(const std::string& path,
-                                  const std::vector<std::string>& overrides = {});
+absl::StatusOr<Config> LoadConfig(const std::string& path, const std::vector<std::string>& overrides = {},
+                                  ConfigOrigins* origins = nullptr);
 
 /// What ValidateConfig checks against the world outside the file.
 struct ValidationContext {
@@ -40,6 +51,11 @@ struct ValidationContext {
 /// data_parallel x tensor_parallel == world size, batch sizes that divide,
 /// named files that exist. Fills nothing in; see ResolveDerived for that.
 absl::Status ValidateConfig(const Config& config, const ValidationContext& context);
+
+/// One message per key of `model` whose value lies outside the range
+/// ParseConfig allows ("model.rms_norm_eps is 0.5, outside [1e-12, 0.1]"),
+/// for values that came from elsewhere (a checkpoint's config.json).
+std::vector<std::string> ModelRangeProblems(const ModelConfig& model);
 
 /// Fills the keys whose default depends on others (data_parallel = 0 means
 /// world/tensor_parallel; global_batch_size = 0 means micro x data_parallel).

@@ -126,8 +126,19 @@ absl::StatusOr<VerifyResult> VerifyDataset(const std::string& dir) {
     for (const ShardInfo& sh : split.shards) VerifyShard(dir, split.name, sh, manifest_path, &result);
   }
   if (!manifest.tokenizer.empty()) {
-    absl::StatusOr<std::shared_ptr<const Tokenizer>> t = Tokenizer::Load(JoinPath(dir, manifest.tokenizer));
-    if (!t.ok()) result.problems.push_back(std::string(t.status().message()));
+    const std::string path = JoinPath(dir, manifest.tokenizer);
+    absl::StatusOr<std::string> bytes = ReadFileToString(path);
+    absl::StatusOr<bool> checked = bytes.ok() ? CheckTokenizerBytes(manifest, manifest_path, path, *bytes)
+                                              : absl::StatusOr<bool>(bytes.status());
+    if (!checked.ok()) {
+      result.problems.push_back(std::string(checked.status().message()));
+    } else if (!*checked) {
+      result.problems.push_back(absl::StrCat(manifest_path, " records no size and CRC32C of ", manifest.tokenizer,
+                                             " (written by an older alro), so the tokenizer cannot be verified; "
+                                             "re-convert the data set"));
+    } else if (absl::StatusOr<std::shared_ptr<const Tokenizer>> t = Tokenizer::FromSerialized(*bytes, path); !t.ok()) {
+      result.problems.push_back(std::string(t.status().message()));
+    }
   }
   if (absl::StatusOr<std::vector<std::string>> names = ListDirectory(dir); names.ok()) {
     for (const std::string& name : *names) {

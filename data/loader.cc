@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
+#include "common/logging.h"
 #include "common/status.h"
 #include "data/global_order.h"
 #include "data/random.h"
@@ -234,7 +235,18 @@ absl::StatusOr<std::shared_ptr<const Tokenizer>> OpenTokenizer(const config::Con
                      absl::StrCat("model.tokenizer is empty and data set ", config.data.dir, " has no tokenizer"),
                      "set model.tokenizer to a SentencePiece .model, or convert with --vocab-size > 0");
   }
-  return Tokenizer::Load(JoinPath(config.data.dir, manifest.tokenizer));
+  // The data set's tokenizer must be the file the conversion wrote: a
+  // changed one would silently render other tokens than the model learnt.
+  const std::string path = JoinPath(config.data.dir, manifest.tokenizer);
+  if (!PathExists(path)) return Tokenizer::Load(path);  // its error names the file
+  ALRO_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+  ALRO_ASSIGN_OR_RETURN(bool checked,
+                        CheckTokenizerBytes(manifest, JoinPath(config.data.dir, kManifestName), path, bytes));
+  if (!checked) {
+    ALRO_LOG(WARNING) << "data set " << config.data.dir << ": the manifest records no checksum of " << path
+                      << " (converted by an older alro); re-convert to have it checked";
+  }
+  return Tokenizer::FromSerialized(bytes, path);
 }
 
 absl::StatusOr<std::shared_ptr<const PromptRenderer>> OpenRenderer(const config::Config& config) {

@@ -1,8 +1,11 @@
 // data/manifest.cc: manifest.json reading, checking and writing.
 #include "data/manifest.h"
 
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/crc32c.h"
 #include "common/file_util.h"
 #include "common/json_util.h"
 #include "common/status.h"
@@ -16,6 +19,14 @@ constexpr char kManifestHint[] =
 
 absl::Status ManifestError(const std::string& path, absl::string_view what) {
   return UserError(absl::StatusCode::kDataLoss, absl::StrCat("manifest ", path, ": ", what), kManifestHint);
+}
+
+// Eight hex digits, as ManifestToJson writes a CRC.
+bool ParseHex32(const std::string& text, uint32_t* out) {
+  constexpr size_t kDigits = 8;
+  if (text.size() != kDigits || text.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) return false;
+  *out = static_cast<uint32_t>(std::strtoul(text.c_str(), nullptr, 16));
+  return true;
 }
 
 }  // namespace
@@ -35,6 +46,10 @@ std::string ManifestToJson(const Manifest& manifest) {
   j["schema_version"] = manifest.schema_version;
   j["record_framing"] = "tfrecord: uint64 length | masked crc32c(length) | payload | masked crc32c(payload)";
   j["tokenizer"] = manifest.tokenizer;
+  if (manifest.tokenizer_crc32c) {
+    j["tokenizer_bytes"] = manifest.tokenizer_bytes;
+    j["tokenizer_crc32c"] = absl::StrFormat("%08x", *manifest.tokenizer_crc32c);
+  }
   nlohmann::ordered_json splits = nlohmann::ordered_json::array();
   for (const SplitInfo& s : manifest.splits) {
     nlohmann::ordered_json js;
@@ -78,6 +93,17 @@ absl::StatusOr<Manifest> ParseManifest(const std::string& text, const std::strin
                      "use the alro version that wrote the data set, or re-convert with this one");
   }
   if (j.contains("tokenizer") && j["tokenizer"].is_string()) m.tokenizer = j["tokenizer"];
+  if (j.contains("tokenizer_crc32c") || j.contains("tokenizer_bytes")) {
+    uint32_t crc = 0;
+    if (!j.contains("tokenizer_bytes") || !j["tokenizer_bytes"].is_number_unsigned() ||
+        !j.contains("tokenizer_crc32c") || !j["tokenizer_crc32c"].is_string() ||
+        !ParseHex32(j["tokenizer_crc32c"].get<std::string>(), &crc)) {
+      return ManifestError(path, "'tokenizer_bytes' (a non-negative integer) and 'tokenizer_crc32c' (8 hex digits) "
+                                 "go together");
+    }
+    m.tokenizer_bytes = j["tokenizer_bytes"];
+    m.tokenizer_crc32c = crc;
+  }
   if (j.contains("created_by")) m.created_by = j["created_by"];
   if (j.contains("stats")) m.stats = j["stats"];
   if (!j.contains("splits") || !j["splits"].is_array()) return ManifestError(path, "key 'splits' must be an array");
@@ -104,10 +130,9 @@ absl::StatusOr<Manifest> ParseManifest(const std::string& text, const std::strin
       sh.file = jsh["file"];
       sh.records = jsh["records"];
       sh.bytes = jsh["bytes"];
-      const std::string crc = jsh["crc32c"];
-      char* end = nullptr;
-      sh.crc32c = static_cast<uint32_t>(std::strtoul(crc.c_str(), &end, 16));
-      if (crc.empty() || *end != '\0') return ManifestError(path, absl::StrCat(shard_where, ".crc32c is not hex"));
+      if (!ParseHex32(jsh["crc32c"].get<std::string>(), &sh.crc32c)) {
+        return ManifestError(path, absl::StrCat(shard_where, ".crc32c is not 8 hex digits"));
+      }
       if (sh.records < 0) return ManifestError(path, absl::StrCat(shard_where, ".records is negative"));
       sum += sh.records;
       split.shards.push_back(std::move(sh));
@@ -129,6 +154,20 @@ absl::StatusOr<Manifest> ReadManifest(const std::string& dir) {
   }
   ALRO_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
   return ParseManifest(text, path);
+}
+
+absl::StatusOr<bool> CheckTokenizerBytes(const Manifest& manifest, const std::string& manifest_path,
+                                         const std::string& path, absl::string_view bytes) {
+  if (!manifest.tokenizer_crc32c) return false;
+  const uint32_t crc = crc32c::Value(bytes);
+  if (bytes.size() == manifest.tokenizer_bytes && crc == *manifest.tokenizer_crc32c) return true;
+  return UserError(absl::StatusCode::kDataLoss,
+                   absl::StrFormat("tokenizer %s has %d bytes with CRC32C %08x, but %s records %d bytes with "
+                                   "CRC32C %08x: the file was changed or damaged after conversion",
+                                   path, bytes.size(), crc, manifest_path, manifest.tokenizer_bytes,
+                                   *manifest.tokenizer_crc32c),
+                   "restore the data set's tokenizer.model from its source (or re-run `alro convert`); a model "
+                   "trained with the converted tokenizer needs exactly that file");
 }
 
 absl::Status WriteManifest(const std::string& dir, const Manifest& manifest) {

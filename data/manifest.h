@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ struct Manifest {
   std::vector<SplitInfo> splits;
   /// Tokenizer file name in the directory ("" if none was trained).
   std::string tokenizer;
+  /// Size and CRC32C (unmasked) of the tokenizer file; 0 / nullopt in
+  /// manifests written before alro recorded them.
+  uint64_t tokenizer_bytes = 0;
+  std::optional<uint32_t> tokenizer_crc32c;
   /// How the data set was made: command line, input files with sizes and
   /// CRCs, options. Informational; never part of a timestamp.
   nlohmann::json created_by = nlohmann::json::object();
@@ -56,6 +61,13 @@ absl::StatusOr<Manifest> ParseManifest(const std::string& text, const std::strin
 
 /// Reads DIR/manifest.json.
 absl::StatusOr<Manifest> ReadManifest(const std::string& dir);
+
+/// Checks the bytes of the data set's tokenizer file (`path`, read by the
+/// caller) against the size and CRC32C the manifest (`manifest_path`)
+/// records. Returns false when the manifest records none (older data sets),
+/// true when they match, a kDataLoss user error naming both files otherwise.
+absl::StatusOr<bool> CheckTokenizerBytes(const Manifest& manifest, const std::string& manifest_path,
+                                         const std::string& path, absl::string_view bytes);
 
 /// Writes DIR/manifest.json atomically.
 absl::Status WriteManifest(const std::string& dir, const Manifest& manifest);

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/crc32c.h"
 #include "common/file_util.h"
 #include "common/status.h"
 #include "data/sentencepiece_backend.h"
@@ -50,6 +51,8 @@ absl::StatusOr<std::shared_ptr<const Tokenizer>> Tokenizer::FromSerialized(const
   std::shared_ptr<Tokenizer> t(new Tokenizer());
   t->processor_ = backend->NewProcessor();
   t->name_ = name;
+  t->crc32c_ = crc32c::Value(bytes);
+  t->size_bytes_ = bytes.size();
   if (std::string error = t->processor_->LoadSerialized(bytes); !error.empty()) {
     return UserError(absl::StatusCode::kInvalidArgument,
                      absl::StrCat("tokenizer ", name, " is not a SentencePiece model: ", error),

@@ -66,12 +66,18 @@ class Tokenizer {
 
   /// Where the model came from (path or name).
   const std::string& name() const { return name_; }
+  /// CRC32C (unmasked) and size of the serialized model it was loaded from:
+  /// what data set manifests and checkpoints record to recognise it.
+  uint32_t crc32c() const { return crc32c_; }
+  uint64_t size_bytes() const { return size_bytes_; }
 
  private:
   Tokenizer();
   std::unique_ptr<spm::Processor> processor_;
   std::string name_;
   int32_t newline_id_ = -1;
+  uint32_t crc32c_ = 0;
+  uint64_t size_bytes_ = 0;
 };
 
 /// How TrainTokenizer builds a model.

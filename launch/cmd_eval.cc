@@ -199,6 +199,9 @@ int RunEval(int argc, char** argv) {
   if (!model.ok()) return ReportStatus("eval", model.status());
   absl::StatusOr<std::shared_ptr<const data::PromptRenderer>> renderer = data::OpenRenderer(*cfg);
   if (!renderer.ok()) return ReportStatus("eval", renderer.status());
+  if (absl::Status same = train::CheckCheckpointTokenizer(*reader, (*renderer)->tokenizer()); !same.ok()) {
+    return ReportStatus("eval", same);
+  }
   const std::string split = command_line.Get("split");
   absl::StatusOr<std::unique_ptr<data::EvalReader>> eval_reader =
       data::OpenEvalReader(*cfg, *renderer, grid->dp_rank(), grid->dp_size(), split, *orders - 1);

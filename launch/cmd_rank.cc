@@ -39,6 +39,7 @@
 #include "common/status.h"
 #include "data/list_example.pb.h"
 #include "data/loader.h"
+#include "data/rank_request.h"
 #include "distributed/device.h"
 #include "distributed/process_grid.h"
 #include "distributed/runtime.h"
@@ -51,62 +52,8 @@
 namespace alro::launch {
 namespace {
 
-// One parsed request.
-struct Request {
-  std::string id;
-  data::proto::ListExample example;
-  std::vector<std::string> candidate_ids;
-};
-
-// Fills the interaction's item, and its item statistics when the object has
-// "rating_count" (and "mean_rating") for prompts that show {count} {mean}.
-void FillInteraction(const nlohmann::json& j, data::proto::Interaction* x) {
-  data::proto::Item* item = x->mutable_item();
-  item->set_item_id(j.value("id", ""));
-  item->set_title(j.value("title", ""));
-  item->set_year(j.value("year", 0));
-  for (const auto& g : j.value("genres", nlohmann::json::array())) item->add_genres(g.get<std::string>());
-  item->set_category(j.value("category", ""));
-  if (j.contains("rating_count")) {
-    x->mutable_item_stats()->set_count(j["rating_count"].get<int64_t>());
-    x->mutable_item_stats()->set_mean(j.value("mean_rating", 0.0f));
-  }
-}
-
-absl::StatusOr<Request> ParseRequest(const std::string& line, const std::string& where, size_t max_candidates) {
-  ALRO_ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(line, where));
-  const char* kHint = "each line is {\"id\": ..., \"history\": [{\"title\", \"rating\"}...], "
-                      "\"candidates\": [{\"id\", \"title\"}...]}";
-  try {
-    if (!j.is_object() || !j.contains("candidates") || !j["candidates"].is_array() || j["candidates"].empty()) {
-      return UserError(absl::StatusCode::kInvalidArgument, absl::StrCat(where, ": no \"candidates\" array"), kHint);
-    }
-    if (j["candidates"].size() > max_candidates) {
-      return UserError(absl::StatusCode::kInvalidArgument,
-                       absl::StrCat(where, ": ", j["candidates"].size(), " candidates, but the model has ",
-                                    max_candidates, " identifiers"),
-                       "split the request or train with more prompt.identifiers");
-    }
-    Request r;
-    r.id = j.contains("id") ? (j["id"].is_string() ? j["id"].get<std::string>() : j["id"].dump()) : where;
-    r.example.set_example_id(r.id);
-    r.example.set_user_id(j.value("user", r.id));
-    for (const nlohmann::json& h : j.value("history", nlohmann::json::array())) {
-      data::proto::Interaction* x = r.example.add_history();
-      FillInteraction(h, x);
-      x->set_rating(h.value("rating", 0.0f));
-      x->set_timestamp(h.value("timestamp", int64_t{0}));
-    }
-    for (const nlohmann::json& c : j["candidates"]) {
-      data::proto::Interaction* x = r.example.add_candidates();
-      FillInteraction(c, x);
-      r.candidate_ids.push_back(c.value("id", std::to_string(r.candidate_ids.size())));
-    }
-    return r;
-  } catch (const nlohmann::json::exception& e) {
-    return UserError(absl::StatusCode::kInvalidArgument, absl::StrCat(where, ": ", e.what()), kHint);
-  }
-}
+// One parsed request (data/rank_request.h).
+using Request = data::RankRequest;
 
 // An --output path that rank 0 will be able to create or overwrite ("-" =
 // stdout): its directory exists and is writable, and an existing file is
@@ -228,6 +175,9 @@ int RunRank(int argc, char** argv) {
   if (!model.ok()) return ReportStatus("rank", model.status());
   absl::StatusOr<std::shared_ptr<const data::PromptRenderer>> renderer = data::OpenRenderer(*cfg);
   if (!renderer.ok()) return ReportStatus("rank", renderer.status());
+  if (absl::Status same = train::CheckCheckpointTokenizer(*reader, (*renderer)->tokenizer()); !same.ok()) {
+    return ReportStatus("rank", same);
+  }
   absl::StatusOr<std::string> input = ReadFileToString(command_line.Get("input"));
   if (!input.ok()) return ReportStatus("rank", input.status());
 
@@ -244,7 +194,7 @@ int RunRank(int argc, char** argv) {
     ++line_number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     absl::StatusOr<Request> request =
-        ParseRequest(line, absl::StrCat(command_line.Get("input"), ":", line_number), identifiers.size());
+        data::ParseRankRequest(line, absl::StrCat(command_line.Get("input"), ":", line_number), identifiers.size());
     if (!request.ok()) return ReportStatus("rank", request.status());
     requests.push_back(std::move(*request));
     line_numbers.push_back(line_number);

@@ -10,6 +10,7 @@
 #include "common/status.h"
 #include "config/config_io.h"
 #include "config/model_size.h"
+#include "core/pretrained_shape.h"
 #include "common/logging.h"
 #include "distributed/process_grid.h"
 #include "distributed/runtime.h"
@@ -39,7 +40,7 @@ std::string HumanCount(double n) {
   return absl::StrFormat("%.0f", n);
 }
 
-void PrintPlan(const config::Config& c, int64_t world_size) {
+void PrintPlan(const config::Config& c, int64_t world_size, const std::vector<core::ShapeValue>& shape) {
   const config::ModelConfig& m = c.model;
   std::printf("plan:\n");
   std::printf("  grid:      %lld ranks = data_parallel %lld x tensor_parallel %lld (device %s, backend %s)\n",
@@ -48,6 +49,11 @@ void PrintPlan(const config::Config& c, int64_t world_size) {
   std::printf("  model:     %s: %lld layers, hidden %lld, heads %lld (kv %lld), mlp %lld, vocab %lld, %s\n",
               m.preset.c_str(), (long long)m.num_layers, (long long)m.hidden_size, (long long)m.num_heads,
               (long long)m.num_kv_heads, (long long)m.intermediate_size, (long long)m.vocab_size, m.dtype.c_str());
+  // Where each shape value came from: the file, --set, a preset, the
+  // checkpoint's config.json or the default.
+  for (const core::ShapeValue& v : shape) {
+    std::printf("    %-24s %-12s %s\n", v.key.c_str(), v.value.c_str(), v.source.c_str());
+  }
   const int64_t params = config::ParameterCount(m);
   std::printf("  params:    %s total, %s per tensor-parallel rank (approx.)%s\n", HumanCount(params).c_str(),
               HumanCount(double(params) / c.parallel.tensor_parallel).c_str(),
@@ -95,9 +101,15 @@ int RunTrain(int argc, char** argv) {
   if (command_line.Has("resume")) overrides.push_back("checkpoint.resume=" + command_line.Get("resume"));
   absl::StatusOr<double> peak_tflops = command_line.GetDouble("peak-tflops");
   if (!peak_tflops.ok()) return ReportStatus("train", peak_tflops.status());
-  absl::StatusOr<config::Config> cfg = config::LoadConfig(command_line.Get("config"), overrides);
+  config::ConfigOrigins origins;
+  absl::StatusOr<config::Config> cfg = config::LoadConfig(command_line.Get("config"), overrides, &origins);
   if (!cfg.ok()) return ReportStatus("train", cfg.status());
   const bool check_paths = !command_line.GetSwitch("no-path-check");
+  // With model.pretrained the checkpoint's config.json defines the shape
+  // (every rank reads it; --no-path-check leaves it unread).
+  absl::StatusOr<std::vector<core::ShapeValue>> shape =
+      core::ResolveModelShape(origins, /*read_checkpoint=*/check_paths, &cfg->model);
+  if (!shape.ok()) return ReportStatus("train", shape.status());
   if (command_line.GetSwitch("dry-run")) {
     // Planning only: no MPI, the world size comes from the launcher or --world.
     int64_t world_size = LauncherWorldSize();
@@ -109,7 +121,7 @@ int RunTrain(int argc, char** argv) {
     const absl::Status valid = config::ValidateConfig(*cfg, {.world_size = world_size, .check_paths = check_paths});
     if (!valid.ok()) return ReportStatus("train", valid);
     config::ResolveDerived(&*cfg, world_size);
-    PrintPlan(*cfg, world_size);
+    PrintPlan(*cfg, world_size, *shape);
     return kExitOk;
   }
 
@@ -129,7 +141,7 @@ int RunTrain(int argc, char** argv) {
   if (!valid.ok()) return rank == 0 ? ReportStatus("train", valid) : kExitUsage;
   config::ResolveDerived(&*cfg, mpi.world_size());
   if (rank == 0) {
-    PrintPlan(*cfg, mpi.world_size());
+    PrintPlan(*cfg, mpi.world_size(), *shape);
     std::fflush(stdout);
   }
   absl::StatusOr<dist::BackendChoice> backend = dist::ParseBackendChoice(cfg->parallel.backend);

@@ -15,6 +15,8 @@ PACKAGES=(
   libyaml-cpp-dev libabsl-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsentencepiece-dev
+  # the fuzz targets (scripts/fuzz.sh): clang with libFuzzer and the sanitizers
+  clang libclang-rt-dev
   # independent references used by the tests, and the plotting script
   python3 python3-torch python3-numpy python3-crcmod python3-matplotlib
   # the default MovieLens data set ships inside R's dslabs package

@@ -9,3 +9,10 @@ bash scripts/build.sh
 cd "${ALRO_BUILD_DIR:-build}"
 # Tests run one at a time: the multi-rank ones already use every core.
 ctest --output-on-failure --timeout 900 "$@"
+cd - > /dev/null
+# Every parser of user files under libFuzzer + ASan + UBSan for a fixed
+# number of runs from the seed corpora, after replaying the regression
+# inputs (a clang build of its own in build-fuzz/; ALRO_SKIP_FUZZ=1 skips it).
+if [ "${ALRO_SKIP_FUZZ:-0}" != 1 ]; then
+  bash scripts/fuzz.sh
+fi

@@ -173,6 +173,7 @@ absl::StatusOr<nlohmann::json> BuildManifest(const std::string& tmp_dir, const C
                         {"config_file", kConfigFile},
                         {"config_hash", absl::StrFormat("%016x", contents.config_hash)},
                         {"data_manifest_hash", contents.data_manifest_hash},
+                        {"tokenizer", contents.tokenizer},
                         {"created_unix", static_cast<int64_t>(std::time(nullptr))},
                         {"grid",
                          {{"world_size", layout.world_size},
@@ -212,6 +213,10 @@ std::string FormatShape(const std::vector<int64_t>& shape) {
 
 std::string CheckpointPath(const std::string& root, int64_t step) {
   return JoinPath(root, absl::StrFormat("%s%0*d", kStepPrefix, kStepDigits, step));
+}
+
+nlohmann::json TokenizerIdentity(const std::string& name, uint64_t bytes, uint32_t crc32c) {
+  return nlohmann::json{{"name", name}, {"bytes", bytes}, {"crc32c", absl::StrFormat("%08x", crc32c)}};
 }
 
 std::string CodeVersion() { return absl::StrCat(ALRO_VERSION, "+", ALRO_GIT_COMMIT); }
@@ -315,6 +320,7 @@ absl::StatusOr<std::string> ReshardCheckpoint(const CheckpointReader& src, const
   contents.step = src.step();
   ALRO_ASSIGN_OR_RETURN(contents.config_yaml, src.ConfigYaml());
   contents.data_manifest_hash = src.manifest().value("data_manifest_hash", "");
+  contents.tokenizer = src.manifest().value("tokenizer", nlohmann::json::object());
   contents.extra = src.manifest().value("extra", nlohmann::json::object());
   contents.extra["resharded_from"] = src.dir();
   const std::string final_dir = CheckpointPath(dst_root, src.step());

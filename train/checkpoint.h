@@ -68,6 +68,9 @@ struct CheckpointContents {
   std::string config_yaml;               ///< config::ConfigToYaml of the run
   uint64_t config_hash = 0;
   std::string data_manifest_hash;        ///< DataManifestHash(data.dir)
+  /// The tokenizer the run renders prompts with: {"name", "bytes", "crc32c"}
+  /// (TokenizerIdentity); empty = not recorded.
+  nlohmann::json tokenizer = nlohmann::json::object();
   nlohmann::json extra = nlohmann::json::object();  ///< anything else for the manifest ("metrics", ...)
 };
 
@@ -104,6 +107,10 @@ absl::Status ApplyRetention(const std::string& root, const RetentionPolicy& rete
 /// checkpoints so that a resume on different data is noticed. Empty when the
 /// directory has no manifest.
 std::string DataManifestHash(const std::string& data_dir);
+
+/// What a checkpoint records of a tokenizer (name, bytes, CRC32C as 8 hex
+/// digits), so that `alro eval`, `alro rank` and a resume can refuse another.
+nlohmann::json TokenizerIdentity(const std::string& name, uint64_t bytes, uint32_t crc32c);
 
 /// The version of alro that wrote a checkpoint: "0.1.0+<git commit>".
 std::string CodeVersion();

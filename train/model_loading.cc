@@ -2,6 +2,8 @@
 #include "train/model_loading.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/logging.h"
 #include "common/status.h"
 #include "config/config_io.h"
 
@@ -32,6 +34,31 @@ absl::StatusOr<std::shared_ptr<core::Decoder>> LoadModelFromCheckpoint(const Che
   }
   decoder->eval();
   return decoder;
+}
+
+absl::Status CheckCheckpointTokenizer(const CheckpointReader& reader, const data::Tokenizer& tokenizer) {
+  const nlohmann::json recorded = reader.manifest().value("tokenizer", nlohmann::json::object());
+  if (!recorded.is_object() || !recorded.contains("crc32c")) {
+    ALRO_LOG(WARNING) << "checkpoint " << reader.dir() << " records no tokenizer (written by an older alro); "
+                      << "make sure " << tokenizer.name() << " is the one it was trained with";
+    return absl::OkStatus();
+  }
+  const nlohmann::json mine = TokenizerIdentity(tokenizer.name(), tokenizer.size_bytes(), tokenizer.crc32c());
+  // json equality: a field of another type (a damaged manifest) differs too.
+  if (recorded.value("crc32c", nlohmann::json()) == mine["crc32c"] &&
+      recorded.value("bytes", nlohmann::json()) == mine["bytes"]) {
+    return absl::OkStatus();
+  }
+  return UserError(absl::StatusCode::kFailedPrecondition,
+                   absl::StrCat("checkpoint ", reader.dir(), " was trained with tokenizer ",
+                                recorded.value("name", nlohmann::json("?")).dump(), " (",
+                                recorded.value("bytes", nlohmann::json()).dump(), " bytes, CRC32C ",
+                                recorded.value("crc32c", nlohmann::json()).dump(), "), but this job's tokenizer ",
+                                tokenizer.name(), " has ", tokenizer.size_bytes(), " bytes, CRC32C ",
+                                absl::StrFormat("%08x", tokenizer.crc32c()),
+                                ": its token ids would mean other pieces than the model learnt"),
+                   "use the tokenizer the model was trained with: the data set it was trained on (data.dir) or "
+                   "--set model.tokenizer=PATH to that exact file");
 }
 
 }  // namespace alro::train

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "config/config.h"
 #include "core/decoder.h"
+#include "data/tokenizer.h"
 #include "distributed/process_grid.h"
 #include "train/checkpoint.h"
 
@@ -31,5 +32,11 @@ absl::StatusOr<std::shared_ptr<core::Decoder>> LoadModelFromCheckpoint(const Che
                                                                       const config::ModelConfig& model,
                                                                       dist::ProcessGrid& grid,
                                                                       c10::Device device = c10::Device(c10::kCPU));
+
+/// Checks that `tokenizer` is the one the checkpoint records (its size and
+/// CRC32C, TokenizerIdentity); a different one is a user error naming both.
+/// A checkpoint that records none (written by an older alro) passes with a
+/// warning. `alro eval`, `alro rank` and a resumed run call it.
+absl::Status CheckCheckpointTokenizer(const CheckpointReader& reader, const data::Tokenizer& tokenizer);
 
 }  // namespace alro::train

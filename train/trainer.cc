@@ -19,6 +19,7 @@
 #include "config/config_io.h"
 #include "config/model_size.h"
 #include "core/hf_checkpoint.h"
+#include "core/pretrained_shape.h"
 #include "distributed/device.h"
 #include "train/batch_tensors.h"
 #include "train/checkpoint.h"
@@ -27,6 +28,7 @@
 #include "train/grad_clip.h"
 #include "train/lr_schedule.h"
 #include "train/micro_batch_loss.h"
+#include "train/model_loading.h"
 
 namespace alro::train {
 namespace {
@@ -121,6 +123,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const config::Config& c
 
 absl::Status Trainer::Initialize() {
   accumulation_ = config::AccumulationSteps(config_);
+  // `alro train` resolved the shape against model.pretrained already; a
+  // configuration built another way must agree with the checkpoint too.
+  ALRO_RETURN_IF_ERROR(core::CheckPretrainedShape(config_.model));
   ALRO_ASSIGN_OR_RETURN(renderer_, data::OpenRenderer(config_));
   const data::Tokenizer& tokenizer = renderer_->tokenizer();
   if (tokenizer.vocab_size() > config_.model.vocab_size) {
@@ -190,6 +195,7 @@ absl::Status Trainer::Initialize() {
 absl::Status Trainer::Restore(const std::string& dir) {
   const auto start = Clock::now();
   ALRO_ASSIGN_OR_RETURN(CheckpointReader reader, CheckpointReader::Open(dir));
+  ALRO_RETURN_IF_ERROR(CheckCheckpointTokenizer(reader, renderer_->tokenizer()));
   for (const core::ShardedParameter& p : model_->ShardedParameters()) ALRO_RETURN_IF_ERROR(reader.LoadInto(p));
   for (const core::ShardedParameter& s : optimizer_->StateShards()) ALRO_RETURN_IF_ERROR(reader.LoadInto(s));
   step_ = reader.step();
@@ -404,6 +410,8 @@ absl::StatusOr<std::string> Trainer::SaveCheckpointNow() {
   contents.config_yaml = config::ConfigToYaml(config_);
   contents.config_hash = config::ConfigHash(config_);
   contents.data_manifest_hash = data_hash_;
+  const data::Tokenizer& tokenizer = renderer_->tokenizer();
+  contents.tokenizer = TokenizerIdentity(tokenizer.name(), tokenizer.size_bytes(), tokenizer.crc32c());
   contents.extra["optimizer_steps"] = optimizer_->step_count();
   if (!history_.empty()) {
     for (const auto& [name, value] : history_.back().terms) contents.extra["last_terms"][name] = value;

@@ -41,6 +41,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/crc32c.h"
 #include "common/file_util.h"
 #include "common/logging.h"
 #include "common/status.h"
@@ -1014,7 +1015,13 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
         }
         manifest.splits.push_back(std::move(info));
       }
-      if (options.vocab_size > 0) manifest.tokenizer = kTokenizerName;
+      if (options.vocab_size > 0) {
+        // The manifest records what every job checks the tokenizer against.
+        ALRO_ASSIGN_OR_RETURN(std::string model, ReadFileToString(JoinPath(options.output, kTokenizerName)));
+        manifest.tokenizer = kTokenizerName;
+        manifest.tokenizer_bytes = model.size();
+        manifest.tokenizer_crc32c = crc32c::Value(model);
+      }
       std::map<std::string, int64_t> histogram;
       std::vector<bool> used(static_cast<size_t>(items.size()), false);
       int64_t uninformative = 0;

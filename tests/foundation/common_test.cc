@@ -97,6 +97,16 @@ TEST(Json, ErrorNamesSourceAndOffset) {
   EXPECT_NE(bad.status().message().find("byte"), std::string::npos);
 }
 
+// Found by fuzz_rank_request (fuzz/regressions/rank_request/json_number_overflow):
+// a number beyond double's range made the error path throw out_of_range, and
+// every JSON file alro reads (manifest, config.json, requests) ended the process.
+TEST(Json, NumberOverflowIsAnErrorNotACrash) {
+  absl::StatusOr<nlohmann::json> bad = ParseJson(R"({"year": 191e30895})", "req.jsonl:3");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("req.jsonl:3"), std::string::npos) << bad.status();
+  EXPECT_NE(bad.status().message().find("number overflow"), std::string::npos) << bad.status();
+}
+
 TEST(Status, UserErrorCarriesHint) {
   const absl::Status s = UserError(absl::StatusCode::kNotFound, "data.dir: /x missing", "run alro convert");
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);

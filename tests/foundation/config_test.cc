@@ -84,6 +84,63 @@ TEST(Config, OverridesApplyAndAreNamedInErrors) {
   ExpectError(ParseConfig("", "t.yaml", {"novalue"}).status(), {"expected KEY=VALUE"});
 }
 
+// Errors about sections, not only leaf keys, name the --set that made them
+// and never the file; errors about the file's own keys name file:line.
+TEST(Config, ErrorsNameTheirTrueSource) {
+  const std::string yaml = "model:\n  preset: tiny\n\nschedule:\n  steps: 10\n";
+  ExpectError(ParseConfig(yaml, "t.yaml", {"no_such_section.key=1"}).status(),
+              {"--set no_such_section.key=1: no_such_section: unknown key"});
+  EXPECT_EQ(std::string(ParseConfig(yaml, "t.yaml", {"no_such_section.key=1"}).status().message()).find("t.yaml:"),
+            std::string::npos);
+  ExpectError(ParseConfig(yaml, "t.yaml", {"model.nosuch.deeper=1"}).status(),
+              {"--set model.nosuch.deeper=1: model.nosuch: unknown key"});
+  ExpectError(ParseConfig(yaml, "t.yaml", {"model=3"}).status(), {"--set model=3: model: must be a mapping"});
+  ExpectError(ParseConfig(yaml, "t.yaml", {"model.num_layers=x"}).status(),
+              {"--set model.num_layers=x: model.num_layers: must be an integer"});
+  // The file's own mistakes keep their lines, sections included.
+  ExpectError(ParseConfig(yaml + "bogus:\n  a: 1\n", "t.yaml").status(), {"t.yaml:6: bogus: unknown key"});
+  ExpectError(ParseConfig(yaml + "data: 7\n", "t.yaml").status(), {"t.yaml:6: data: must be a mapping"});
+  ExpectError(ParseConfig(yaml, "t.yaml", {"schedule.stpes=3"}).status(), {"--set schedule.stpes=3"});
+  ExpectError(ParseConfig("schedule:\n  steps: -1\n", "t.yaml").status(), {"t.yaml:2: schedule.steps"});
+}
+
+TEST(Config, KeysGivenTwiceOrNotPlainAreErrors) {
+  ExpectError(ParseConfig("model:\n  num_layers: 2\nschedule:\n  steps: 3\nmodel:\n  num_layers: 4\n", "t.yaml")
+                  .status(),
+              {"t.yaml:5: model: given twice (first at line 1)"});
+  ExpectError(ParseConfig("model:\n  num_layers: 2\n  num_layers: 4\n", "t.yaml").status(),
+              {"t.yaml:3: model.num_layers: given twice (first at line 2)"});
+  ExpectError(ParseConfig("? [a, b]\n: 1\n", "t.yaml").status(), {"t.yaml:1: top level: a key must be a plain name"});
+}
+
+TEST(Config, OriginsSayWhereEachGivenKeyCameFrom) {
+  ConfigOrigins origins;
+  absl::StatusOr<Config> cfg = ParseConfig("model:\n  preset: llama2-7b\n  num_layers: 3\n", "t.yaml",
+                                           {"model.num_heads=16", "optimizer.lr=0.5"}, &origins);
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  EXPECT_EQ(origins["model.preset"], "t.yaml:2");
+  EXPECT_EQ(origins["model.num_layers"], "t.yaml:3");
+  EXPECT_EQ(origins["model.num_heads"], "--set model.num_heads=16");
+  EXPECT_EQ(origins["optimizer.lr"], "--set optimizer.lr=0.5");
+  EXPECT_EQ(origins["model.hidden_size"], "model.preset llama2-7b (t.yaml:2)");
+  EXPECT_EQ(origins.count("model.tie_embeddings"), 0u);  // presets do not set it
+  EXPECT_EQ(origins.count("schedule.steps"), 0u);
+  ConfigOrigins none;
+  ASSERT_TRUE(ParseConfig("schedule:\n  steps: 3\n", "t.yaml", {}, &none).ok());
+  EXPECT_EQ(none.count("model.hidden_size"), 0u);  // the default preset is not a given value
+}
+
+TEST(Config, ModelRangeProblemsNameTheKey) {
+  ModelConfig m;
+  EXPECT_TRUE(ModelRangeProblems(m).empty());
+  m.rms_norm_eps = 0.5;
+  m.num_layers = 0;
+  const std::vector<std::string> problems = ModelRangeProblems(m);
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_NE(problems[0].find("model.num_layers is 0"), std::string::npos) << problems[0];
+  EXPECT_NE(problems[1].find("model.rms_norm_eps is 0.5"), std::string::npos) << problems[1];
+}
+
 TEST(Config, TensorParallelMustDivideHeads) {
   absl::StatusOr<Config> cfg = ParseConfig("model:\n  preset: tiny\nparallel:\n  tensor_parallel: 4\n", "t.yaml");
   ASSERT_TRUE(cfg.ok());

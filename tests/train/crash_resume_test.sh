@@ -155,4 +155,45 @@ grep -q "step: *6" "$W/inspect.log" || fail "inspect does not show step 6"
 "$ALRO" ckpt export "$W/ckpt" --out "$W/hf" > "$W/export.log" 2>&1 || fail "ckpt export"
 [ -f "$W/hf/config.json" ] || fail "export wrote no config.json"
 ls "$W/hf"/*.safetensors > /dev/null || fail "export wrote no safetensors"
+# 3d. eval and rank refuse a tokenizer other than the one the checkpoint
+# records (here a valid SentencePiece model of another conversion).
+"$ALRO" convert --format movielens --input "$W/ds/raw" --output "$W/ds/other" --num-candidates 4 --max-history 3 \
+    --stride 2 --vocab-size 150 >> "$W/data.log" 2>&1 || fail "alro convert (other tokenizer)"
+if "$ALRO" eval --checkpoint "$W/ckpt" --split test --set model.tokenizer="$W/ds/other/tokenizer.model" \
+    > "$W/eval_other_tok.log" 2>&1; then fail "eval accepted another tokenizer"; fi
+grep -q "was trained with tokenizer" "$W/eval_other_tok.log" || fail "eval: no tokenizer mismatch message"
+if "$ALRO" rank --checkpoint "$W/ckpt" --input "$W/requests.jsonl" --set model.tokenizer="$W/ds/other/tokenizer.model" \
+    > "$W/rank_other_tok.log" 2>&1; then fail "rank accepted another tokenizer"; fi
+grep -q "was trained with tokenizer" "$W/rank_other_tok.log" || fail "rank: no tokenizer mismatch message"
+if "$ALRO" train --config "$W/run.yaml" --set model.tokenizer="$W/ds/other/tokenizer.model" --set schedule.steps=8 --resume auto \
+    > "$W/resume_other_tok.log" 2>&1; then fail "a resume accepted another tokenizer"; fi
+grep -q "was trained with tokenizer" "$W/resume_other_tok.log" || fail "resume: no tokenizer mismatch message"
+
+# 3e. model.pretrained: the exported checkpoint's config.json defines the
+# shape. Unset keys come from it (the plan names the source); an edited
+# config.json that contradicts the job's keys stops the job naming both.
+cat > "$W/pre.yaml" <<YAML
+model: {pretrained: $W/hf, seed: 7}
+data: {dir: $W/ds/cli, shuffle_buffer: 16, prefetch_batches: 0}
+prompt: {max_history: 3, max_title_chars: 24}
+schedule: {steps: 1, warmup_steps: 0, micro_batch_size: 2, global_batch_size: 4}
+logging: {dir: $W/log_pre, every_steps: 1, eval_every_steps: 0, eval_lists: 8, ndcg_k: [1, 3]}
+YAML
+"$ALRO" train --config "$W/pre.yaml" --dry-run --world 2 > "$W/pre_plan.log" 2>&1 || fail "pretrained plan"
+grep -Eq "model.num_heads +4 +$W/hf/config.json \(num_attention_heads\)" "$W/pre_plan.log" || fail "plan sources"
+"${MPI[@]}" -np 2 "$ALRO" train --config "$W/pre.yaml" > "$W/pre_train.log" 2>&1 || fail "training from the export"
+cp -r "$W/hf" "$W/hf_edit"
+$PY - "$W/hf_edit/config.json" <<'PY' || fail "editing config.json"
+import json, sys
+c = json.load(open(sys.argv[1]))
+c.update(num_attention_heads=2, num_key_value_heads=2, rope_theta=12345.0)
+json.dump(c, open(sys.argv[1], "w"))
+PY
+sed "s|pretrained: $W/hf,|pretrained: $W/hf_edit, num_heads: 4,|" "$W/pre.yaml" > "$W/pre_edit.yaml"
+if "${MPI[@]}" -np 2 "$ALRO" train --config "$W/pre_edit.yaml" > "$W/pre_edit.log" 2>&1; then
+  fail "training accepted a config.json that contradicts the configuration"
+fi
+grep -q "model.num_heads: $W/pre_edit.yaml:1 says 4, but $W/hf_edit/config.json says num_attention_heads = 2" \
+    "$W/pre_edit.log" || fail "contradiction message"
+
 echo "crash_resume_test: OK"
