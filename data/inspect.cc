@@ -204,7 +204,13 @@ absl::StatusOr<std::string> InspectDataset(const std::string& dir, const config:
     if (!manifest.tokenizer.empty()) {
       ALRO_ASSIGN_OR_RETURN(std::shared_ptr<const Tokenizer> tokenizer,
                             Tokenizer::Load(JoinPath(dir, manifest.tokenizer)));
-      ALRO_ASSIGN_OR_RETURN(std::shared_ptr<const PromptRenderer> renderer, PromptRenderer::Create(prompt, tokenizer));
+      RenderOptions render;
+      if (PromptUsesItemTokens(prompt)) {
+        ALRO_ASSIGN_OR_RETURN(render.item_tokens,
+                              ItemTokenTable::Create(manifest.item_tokens, *tokenizer, JoinPath(dir, kManifestName)));
+      }
+      ALRO_ASSIGN_OR_RETURN(std::shared_ptr<const PromptRenderer> renderer,
+                            PromptRenderer::Create(prompt, tokenizer, render));
       absl::StrAppend(&out, RenderPromptText(prompt, first_train));
       ALRO_ASSIGN_OR_RETURN(RenderedExample rendered, renderer->Render(first_train));
       absl::StrAppend(&out, "(", rendered.tokens.size(), " tokens with ", manifest.tokenizer, " of ",

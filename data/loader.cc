@@ -259,6 +259,13 @@ absl::StatusOr<std::shared_ptr<const PromptRenderer>> OpenRenderer(const config:
   }
   RenderOptions options;
   options.max_tokens = config.model.max_seq_len;
+  if (PromptUsesItemTokens(config.prompt)) {
+    // Which item each <item_k> stands for is part of the data set.
+    ALRO_ASSIGN_OR_RETURN(Manifest manifest, ReadManifest(config.data.dir));
+    ALRO_ASSIGN_OR_RETURN(options.item_tokens,
+                          ItemTokenTable::Create(manifest.item_tokens, *tokenizer,
+                                                 absl::StrCat("data set ", JoinPath(config.data.dir, kManifestName))));
+  }
   return PromptRenderer::Create(config.prompt, std::move(tokenizer), options);
 }
 

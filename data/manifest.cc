@@ -1,6 +1,7 @@
 // data/manifest.cc: manifest.json reading, checking and writing.
 #include "data/manifest.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
@@ -71,6 +72,7 @@ std::string ManifestToJson(const Manifest& manifest) {
   j["splits"] = std::move(splits);
   j["created_by"] = nlohmann::ordered_json::parse(manifest.created_by.dump());
   j["stats"] = nlohmann::ordered_json::parse(manifest.stats.dump());
+  if (!manifest.item_tokens.empty()) j["item_tokens"] = manifest.item_tokens;
   return j.dump(2) + "\n";
 }
 
@@ -103,6 +105,14 @@ absl::StatusOr<Manifest> ParseManifest(const std::string& text, const std::strin
     }
     m.tokenizer_bytes = j["tokenizer_bytes"];
     m.tokenizer_crc32c = crc;
+  }
+  if (j.contains("item_tokens")) {
+    const nlohmann::json& items = j["item_tokens"];
+    if (!items.is_array() ||
+        !std::all_of(items.begin(), items.end(), [](const nlohmann::json& x) { return x.is_string(); })) {
+      return ManifestError(path, "'item_tokens' must be an array of item ids (strings)");
+    }
+    for (const nlohmann::json& x : items) m.item_tokens.push_back(x.get<std::string>());
   }
   if (j.contains("created_by")) m.created_by = j["created_by"];
   if (j.contains("stats")) m.stats = j["stats"];

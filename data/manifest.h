@@ -41,6 +41,9 @@ struct Manifest {
   /// manifests written before alro recorded them.
   uint64_t tokenizer_bytes = 0;
   std::optional<uint32_t> tokenizer_crc32c;
+  /// Item tokens (data/item_tokens.h): entry k-1 is the item id shown as
+  /// <item_k>; empty when the data set was converted without them.
+  std::vector<std::string> item_tokens;
   /// How the data set was made: command line, input files with sizes and
   /// CRCs, options. Informational; never part of a timestamp.
   nlohmann::json created_by = nlohmann::json::object();

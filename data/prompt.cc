@@ -68,6 +68,10 @@ bool PromptUsesItemStats(const config::PromptConfig& prompt) {
   return LineUsesItemStats(prompt.history_line) || LineUsesItemStats(prompt.candidate_line);
 }
 
+bool PromptUsesItemTokens(const config::PromptConfig& prompt) {
+  return absl::StrContains(prompt.history_line, "{item}") || absl::StrContains(prompt.candidate_line, "{item}");
+}
+
 std::vector<int32_t> TieRanks(uint64_t tie_seed, int32_t m) {
   // A seeded shuffle of 0..m-1: original candidate i gets rank result[i].
   constexpr uint64_t kTieStream = 0x746965ull;  // "tie"
@@ -84,7 +88,7 @@ std::vector<std::string> PromptLiterals(const config::PromptConfig& prompt) {
   std::vector<std::string> out;
   for (const std::string* text : {&prompt.header, &prompt.history_line, &prompt.candidate_line, &prompt.answer_prefix}) {
     std::string plain = absl::StrReplaceAll(
-        *text, {{"{title}", " "}, {"{rating}", " "}, {"{id}", " "}, {"{count}", " "}, {"{mean}", " "}});
+        *text, {{"{title}", " "}, {"{rating}", " "}, {"{id}", " "}, {"{count}", " "}, {"{mean}", " "}, {"{item}", " "}});
     plain = std::string(absl::StripAsciiWhitespace(plain));
     if (!plain.empty()) out.push_back(plain);
   }
@@ -92,8 +96,9 @@ std::vector<std::string> PromptLiterals(const config::PromptConfig& prompt) {
 }
 
 absl::Status CheckPromptCoverage(const config::PromptConfig& prompt, std::shared_ptr<const Tokenizer> tokenizer,
-                                 const proto::ListExample* sample) {
-  ALRO_ASSIGN_OR_RETURN(std::shared_ptr<const PromptRenderer> renderer, PromptRenderer::Create(prompt, tokenizer));
+                                 const proto::ListExample* sample, const RenderOptions& options) {
+  ALRO_ASSIGN_OR_RETURN(std::shared_ptr<const PromptRenderer> renderer,
+                        PromptRenderer::Create(prompt, tokenizer, options));
   if (sample != nullptr) {
     ALRO_ASSIGN_OR_RETURN(RenderedExample rendered, renderer->Render(*sample));
     const std::vector<int32_t>& t = rendered.tokens;
@@ -137,7 +142,7 @@ absl::StatusOr<PromptRenderer::Line> PromptRenderer::ParseLine(const std::string
                                                                const Tokenizer& tokenizer) {
   static constexpr Placeholder kPlaceholders[] = {
       {"{title}", Segment::kTitle}, {"{rating}", Segment::kRating}, {"{id}", Segment::kId},
-      {"{count}", Segment::kCount}, {"{mean}", Segment::kMean}};
+      {"{count}", Segment::kCount}, {"{mean}", Segment::kMean}, {"{item}", Segment::kItem}};
   Line line;
   size_t pos = 0;
   const auto add_text = [&](absl::string_view literal) {
@@ -165,7 +170,8 @@ absl::StatusOr<PromptRenderer::Line> PromptRenderer::ParseLine(const std::string
     if (!matched) {
       return InvalidArgument(absl::StrCat("prompt.", key, ": unknown or misplaced placeholder at \"",
                                           text.substr(open), "\""),
-                             "history_line may use {title} {rating} {count} {mean}; candidate_line {id} {title} {count} {mean}");
+                             "history_line may use {title} {rating} {count} {mean} {item}; candidate_line {id} {title} {count} "
+                             "{mean} {item}");
     }
   }
   return line;
@@ -181,13 +187,20 @@ absl::StatusOr<std::shared_ptr<const PromptRenderer>> PromptRenderer::Create(
   using K = Segment::Kind;
   ALRO_ASSIGN_OR_RETURN(r->header_, ParseLine(prompt.header, "header", {}, *r->tokenizer_));
   ALRO_ASSIGN_OR_RETURN(r->history_, ParseLine(prompt.history_line, "history_line",
-                                               {K::kTitle, K::kRating, K::kCount, K::kMean}, *r->tokenizer_));
+                                               {K::kTitle, K::kRating, K::kCount, K::kMean, K::kItem},
+                                               *r->tokenizer_));
   ALRO_ASSIGN_OR_RETURN(r->candidate_, ParseLine(prompt.candidate_line, "candidate_line",
-                                                 {K::kId, K::kTitle, K::kCount, K::kMean}, *r->tokenizer_));
+                                                 {K::kId, K::kTitle, K::kCount, K::kMean, K::kItem}, *r->tokenizer_));
   if (std::none_of(r->candidate_.begin(), r->candidate_.end(), [](const Segment& s) { return s.kind == K::kId; })) {
     return InvalidArgument("prompt.candidate_line has no {id}", "each candidate line must be led by its identifier");
   }
   ALRO_ASSIGN_OR_RETURN(r->answer_prefix_, ParseLine(prompt.answer_prefix, "answer_prefix", {}, *r->tokenizer_));
+  if (PromptUsesItemTokens(prompt) && options.item_tokens == nullptr) {
+    return UserError(absl::StatusCode::kFailedPrecondition,
+                     "the prompt shows {item}, but the data set has no item tokens",
+                     "convert the data set with `alro convert --item-tokens N`, or remove {item} from "
+                     "prompt.history_line and prompt.candidate_line");
+  }
   return std::shared_ptr<const PromptRenderer>(std::move(r));
 }
 
@@ -230,6 +243,7 @@ void PromptRenderer::AppendLine(const Line& line, const proto::Interaction& inte
         break;
       }
       case Segment::kId: out->push_back(id); break;
+      case Segment::kItem: out->push_back(options_.item_tokens->TokenOf(interaction.item().item_id())); break;
       case Segment::kCount: {
         const std::vector<int32_t>& t = CachedTokens(ItemCountText(interaction));
         out->insert(out->end(), t.begin(), t.end());
@@ -356,6 +370,7 @@ std::string RenderPromptText(const config::PromptConfig& prompt, const proto::Li
                                       {"{rating}", FormatRating(it.rating())},
                                       {"{count}", ItemCountText(it)},
                                       {"{mean}", ItemMeanText(prompt, it)},
+                                      {"{item}", absl::StrCat("<item:", it.item().item_id(), ">")},
                                       {"{id}", id}});
   };
   std::string out = prompt.header + "\n";

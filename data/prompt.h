@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "config/config.h"
+#include "data/item_tokens.h"
 #include "data/list_example.pb.h"
 #include "data/rendered_example.h"
 #include "data/tokenizer.h"
@@ -57,6 +58,9 @@ bool LineUsesItemStats(const std::string& line);
 /// True when the history or candidate line shows item statistics.
 bool PromptUsesItemStats(const config::PromptConfig& prompt);
 
+/// True when the history or candidate line shows item tokens ({item}).
+bool PromptUsesItemTokens(const config::PromptConfig& prompt);
+
 /// The tie order of a list of m original candidates under `tie_seed`:
 /// result[i] is original candidate i's rank among equal ratings (lower
 /// first), a permutation of 0..m-1.
@@ -69,27 +73,33 @@ uint64_t EvalTieSeed(const std::string& example_id);
 /// used as tokenizer training text.
 std::vector<std::string> PromptLiterals(const config::PromptConfig& prompt);
 
-/// Checks that `tokenizer` can render `prompt` as a job will: the template
-/// parses, every identifier is one token (PromptRenderer::Create), no fixed
-/// word of the template encodes to the unknown token, and neither does the
-/// rendering of `sample` (a list built from the data set's items and
-/// values, so every placeholder's text is tried; nullptr = none). The
-/// converter runs it on the tokenizer it trains, before writing any shard.
-absl::Status CheckPromptCoverage(const config::PromptConfig& prompt, std::shared_ptr<const Tokenizer> tokenizer,
-                                 const proto::ListExample* sample = nullptr);
-
 /// Options of a PromptRenderer beyond the prompt template.
 struct RenderOptions {
   /// Longest rendering allowed; the oldest history lines are left out until
   /// the prompt fits. 0 = no limit.
   int64_t max_tokens = 0;
+  /// The data set's item tokens, needed when a line shows {item}
+  /// (OpenRenderer builds it from the manifest); nullptr = none.
+  std::shared_ptr<const ItemTokenTable> item_tokens;
 };
+
+/// Checks that `tokenizer` can render `prompt` as a job will: the template
+/// parses, every identifier is one token (PromptRenderer::Create), no fixed
+/// word of the template encodes to the unknown token, and neither does the
+/// rendering of `sample` (a list built from the data set's items and
+/// values, so every placeholder's text is tried; nullptr = none), with
+/// `options` (item tokens) as the job will have them. The
+/// converter runs it on the tokenizer it trains, before writing any shard.
+absl::Status CheckPromptCoverage(const config::PromptConfig& prompt, std::shared_ptr<const Tokenizer> tokenizer,
+                                 const proto::ListExample* sample = nullptr, const RenderOptions& options = {});
 
 /// Renders ListExamples with one template and tokenizer. Thread-safe.
 class PromptRenderer {
  public:
-  /// Checks the template (placeholders {title} {rating} in history_line,
-  /// {id} {title} in candidate_line) and that each identifier is one token.
+  /// Checks the template (placeholders {title} {rating} {count} {mean}
+  /// {item} in history_line, {id} {title} {count} {mean} {item} in
+  /// candidate_line), that each identifier is one token, and that
+  /// options.item_tokens is given when a line shows {item}.
   static absl::StatusOr<std::shared_ptr<const PromptRenderer>> Create(const config::PromptConfig& prompt,
                                                                       std::shared_ptr<const Tokenizer> tokenizer,
                                                                       const RenderOptions& options = {});
@@ -112,7 +122,7 @@ class PromptRenderer {
  private:
   // A template line: fixed text and placeholders.
   struct Segment {
-    enum Kind { kText, kTitle, kRating, kId, kCount, kMean } kind;
+    enum Kind { kText, kTitle, kRating, kId, kCount, kMean, kItem } kind;
     std::string text;              // kText: the literal
     std::vector<int32_t> tokens;   // kText: its tokens
   };
@@ -142,7 +152,8 @@ class PromptRenderer {
 };
 
 /// The prompt of `example` as text, for people (`alro data inspect`): the
-/// same template, identifiers and answer that Render() tokenizes.
+/// same template, identifiers and answer that Render() tokenizes; {item}
+/// shows "<item:ID>" (the item's id, whether or not it has a token).
 std::string RenderPromptText(const config::PromptConfig& prompt, const proto::ListExample& example);
 
 /// The true order of a list: candidate indices by rating descending, equal

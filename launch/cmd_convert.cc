@@ -72,6 +72,7 @@ absl::Status Run(const cli::CommandLine& cl, int argc, char** argv, data::Conver
   const std::string item_stats = cl.Get("item-stats");
   if (item_stats != "true" && item_stats != "false") return InvalidArgument("--item-stats takes true or false");
   o.split.item_stats = item_stats == "true";
+  ALRO_ASSIGN_OR_RETURN(o.item_tokens, cl.GetInt("item-tokens"));
   if (cl.Has("config")) {
     // The prompt the tokenizer must cover (identifiers, fixed words).
     ALRO_ASSIGN_OR_RETURN(config::Config config, config::LoadConfig(cl.Get("config")));
@@ -133,6 +134,9 @@ int RunConvert(int argc, char** argv) {
             "true: prompt identifiers are user-defined symbols; false: ordinary pieces (shorter titles)")
       .Flag("item-stats", "false",
             "true: store each item's rating count and mean as of the list's time, for the prompt's {count} {mean}")
+      .Flag("item-tokens", "0",
+            "N: the N items most often candidates of training lists get a token of their own, for the prompt's "
+            "{item}; 0 = none")
       .Flag("config", "", "a job config whose prompt (identifiers, words) the tokenizer must cover")
       .Flag("threads", "0", "worker threads per rank; 0 = every core")
       .Flag("memory-limit", "0",

@@ -48,6 +48,7 @@
 #include "data/converters/chunked_input.h"
 #include "data/converters/formats.h"
 #include "data/converters/item_stats.h"
+#include "data/item_tokens.h"
 #include "data/converters/progress.h"
 #include "data/converters/rating_runs.h"
 #include "data/prompt.h"
@@ -78,6 +79,9 @@ constexpr int64_t kMinSpillBytes = int64_t{1} << 20;
 // Read buffer of each run while merging.
 constexpr size_t kMinMergeBuffer = size_t{64} << 10;
 constexpr size_t kMaxMergeBuffer = size_t{4} << 20;
+// Pieces a trained tokenizer keeps for text besides its user-defined
+// symbols (characters of the titles, and their common pieces).
+constexpr int64_t kMinTextPieces = 256;
 // The tokenizer corpus is scaled down to at most this many sentences, which
 // bounds the trainer's memory and time whatever the number of ratings.
 constexpr int64_t kMaxCorpusSentences = int64_t{1} << 18;
@@ -554,6 +558,20 @@ absl::Status TokenizerPhase(const ConvertOptions& o, const SplitOptions& split, 
   // Item statistics as single pieces: digits are split otherwise, and a
   // model comparing "4.3" with "3.5" digit by digit learns far slower.
   for (const auto& [text, uses] : stat_text_uses) t.user_defined_symbols.push_back(text);
+  const std::vector<std::string> item_pieces = ItemTokenPieces(o.item_tokens);
+  if (o.item_tokens > 0) {
+    // Every user-defined symbol takes a piece from the vocabulary; the
+    // titles need pieces too.
+    const auto symbols = static_cast<int64_t>(t.user_defined_symbols.size() + item_pieces.size());
+    if (symbols + kMinTextPieces > o.vocab_size) {
+      return InvalidArgument(absl::StrCat("--item-tokens ", o.item_tokens, " needs ", symbols,
+                                          " user-defined pieces, which leaves fewer than ", kMinTextPieces,
+                                          " of --vocab-size ", o.vocab_size, " for the text"),
+                             absl::StrCat("raise --vocab-size to at least ", symbols + kMinTextPieces,
+                                          " (and model.vocab_size with it), or lower --item-tokens"));
+    }
+    t.user_defined_symbols.insert(t.user_defined_symbols.end(), item_pieces.begin(), item_pieces.end());
+  }
   const std::vector<std::string> corpus = TokenizerCorpus(items, item_uses, rating_uses, stat_text_uses, total, o);
   ALRO_LOG(INFO) << "convert: training a " << o.vocab_size << "-piece SentencePiece model on " << corpus.size()
                  << " sentences";
@@ -561,7 +579,17 @@ absl::Status TokenizerPhase(const ConvertOptions& o, const SplitOptions& split, 
   const std::string name = JoinPath(o.output, kTokenizerName);
   ALRO_ASSIGN_OR_RETURN(std::shared_ptr<const Tokenizer> tokenizer, Tokenizer::FromSerialized(model, name));
   const proto::ListExample sample = SampleList(items, rating_values, split);
-  if (absl::Status covered = CheckPromptCoverage(o.prompt, tokenizer, &sample); !covered.ok()) {
+  RenderOptions render;
+  if (o.item_tokens > 0) {
+    // Which items get the tokens is known only once every user is split;
+    // any N items check that all N pieces are single tokens.
+    std::vector<std::string> stand_ins;
+    for (int32_t i = 0; i < items.size() && static_cast<int64_t>(stand_ins.size()) < o.item_tokens; ++i) {
+      stand_ins.push_back(items.item(i).item_id());
+    }
+    ALRO_ASSIGN_OR_RETURN(render.item_tokens, ItemTokenTable::Create(stand_ins, *tokenizer, "--item-tokens"));
+  }
+  if (absl::Status covered = CheckPromptCoverage(o.prompt, tokenizer, &sample, render); !covered.ok()) {
     return UserError(absl::StatusCode::kFailedPrecondition,
                      absl::StrCat("the tokenizer trained for this data set cannot render the prompt, so every job "
                                   "on it would fail; nothing was written. ",
@@ -583,6 +611,8 @@ struct PartitionResult {
   int64_t users = 0;
   int64_t uninformative = 0;
   std::vector<int32_t> items_used;
+  /// With --item-tokens: (item, times a candidate of a training list).
+  std::vector<std::pair<int32_t, int64_t>> train_candidates;
   DropReport drops{"rows"};
 };
 
@@ -595,7 +625,7 @@ nlohmann::json ToJson(const PartitionResult& r) {
   }
   return {{"partition", r.partition}, {"splits", splits},    {"histogram", r.histogram},
           {"users", r.users},         {"uninformative", r.uninformative},
-          {"items_used", r.items_used}, {"drops", r.drops.Serialize()}};
+          {"items_used", r.items_used}, {"train_candidates", r.train_candidates}, {"drops", r.drops.Serialize()}};
 }
 
 absl::StatusOr<PartitionResult> PartitionFromJson(const nlohmann::json& j) {
@@ -613,6 +643,7 @@ absl::StatusOr<PartitionResult> PartitionFromJson(const nlohmann::json& j) {
   r.users = j.at("users").get<int64_t>();
   r.uninformative = j.at("uninformative").get<int64_t>();
   r.items_used = j.at("items_used").get<std::vector<int32_t>>();
+  r.train_candidates = j.at("train_candidates").get<std::vector<std::pair<int32_t, int64_t>>>();
   ALRO_ASSIGN_OR_RETURN(r.drops, DropReport::Deserialize(j.at("drops").get<std::string>()));
   return r;
 }
@@ -645,13 +676,16 @@ absl::StatusOr<PartitionResult> ConvertPartition(SplitContext& ctx, int64_t part
     writers.push_back(std::move(w));
   }
   std::vector<bool> used(static_cast<size_t>(ctx.items->size()), false);
+  std::vector<int64_t> train_candidates(ctx.options->item_tokens > 0 ? used.size() : 0, 0);
   std::string payload;
   int64_t lists = 0;
   const auto emit = [&](const proto::ListExample& ex) -> absl::Status {
     bool all_equal = true;
     for (const proto::Interaction& c : ex.candidates()) {
       ++result.histogram[FormatRating(c.rating())];
-      used[static_cast<size_t>(ctx.items->Find(c.item().item_id()))] = true;
+      const auto item = static_cast<size_t>(ctx.items->Find(c.item().item_id()));
+      used[item] = true;
+      if (!train_candidates.empty() && ex.split() == proto::SPLIT_TRAIN) ++train_candidates[item];
       all_equal &= c.rating() == ex.candidates(0).rating();
     }
     result.uninformative += all_equal ? 1 : 0;
@@ -700,6 +734,9 @@ absl::StatusOr<PartitionResult> ConvertPartition(SplitContext& ctx, int64_t part
   for (size_t i = 0; i < used.size(); ++i) {
     if (used[i]) result.items_used.push_back(static_cast<int32_t>(i));
   }
+  for (size_t i = 0; i < train_candidates.size(); ++i) {
+    if (train_candidates[i] > 0) result.train_candidates.emplace_back(static_cast<int32_t>(i), train_candidates[i]);
+  }
   return result;
 }
 
@@ -734,6 +771,13 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
   if (PromptUsesItemStats(options.prompt) && !split.item_stats) {
     return InvalidArgument("the prompt of --config shows item statistics ({count} or {mean}) but --item-stats is false",
                            "convert with --item-stats true, or use a prompt without {count} {mean}");
+  }
+  if (PromptUsesItemTokens(options.prompt) && options.item_tokens <= 0) {
+    return InvalidArgument("the prompt of --config shows item tokens ({item}) but --item-tokens is 0",
+                           "convert with --item-tokens N (e.g. 1000), or use a prompt without {item}");
+  }
+  if (options.item_tokens < 0 || (options.item_tokens > 0 && options.vocab_size <= 0)) {
+    return InvalidArgument("--item-tokens must be 0 or positive, and needs a trained tokenizer (--vocab-size > 0)");
   }
   if (options.partitions < 0 || options.memory_limit < 0 || options.spill_bytes < 0) {
     return InvalidArgument("--partitions and --memory-limit must not be negative", "0 chooses them automatically");
@@ -1024,15 +1068,22 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
       }
       std::map<std::string, int64_t> histogram;
       std::vector<bool> used(static_cast<size_t>(items.size()), false);
+      std::vector<int64_t> train_candidates(used.size(), 0);
       int64_t uninformative = 0;
       for (const PartitionResult& part : parts) {
         for (const auto& [rating, n] : part.histogram) histogram[rating] += n;
         for (int32_t i : part.items_used) used[static_cast<size_t>(i)] = true;
+        for (const auto& [i, n] : part.train_candidates) train_candidates[static_cast<size_t>(i)] += n;
         summary.users += part.users;
         uninformative += part.uninformative;
         summary.drops.Merge(part.drops);
       }
       summary.items = std::count(used.begin(), used.end(), true);
+      if (options.item_tokens > 0) {
+        std::vector<std::string> ids;
+        for (int32_t i = 0; i < items.size(); ++i) ids.push_back(items.item(i).item_id());
+        manifest.item_tokens = MostRatedItems(ids, train_candidates, options.item_tokens);
+      }
       nlohmann::json inputs = nlohmann::json::array();
       for (const InputFile& f : format->Files()) {
         ALRO_ASSIGN_OR_RETURN(uint64_t bytes, FileSize(f.path));
@@ -1055,6 +1106,7 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
             {"vocab_size", options.vocab_size},
             {"identifiers_as_symbols", options.identifiers_as_symbols},
             {"item_stats", split.item_stats},
+            {"item_tokens", options.item_tokens},
             {"partitions", partitions}}}};
       nlohmann::json hist = nlohmann::json::object();
       for (const auto& [rating, count] : histogram) hist[rating] = count;

@@ -42,6 +42,10 @@ struct ConvertOptions {
   /// "T" of "Toy"); false leaves them ordinary pieces, which the converter
   /// makes sure the tokenizer learns (docs/data.md, Tokenizer).
   bool identifiers_as_symbols = true;
+  /// Item tokens (data/item_tokens.h): the tokenizer gets <item_1> ...
+  /// <item_N> and <item_other>, and the manifest lists the N items that are
+  /// candidates of training lists most often; 0 = none.
+  int64_t item_tokens = 0;
   /// The prompt whose identifiers and fixed words the tokenizer must cover.
   config::PromptConfig prompt;
   /// The command line, recorded in the manifest.

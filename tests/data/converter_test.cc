@@ -15,6 +15,9 @@
 #include "data/converters/formats.h"
 #include "data/dataset.h"
 #include "data/inspect.h"
+#include "data/item_tokens.h"
+#include "data/manifest.h"
+#include "data/prompt.h"
 #include "data/record_format.h"
 #include "tests/data/test_util.h"
 
@@ -392,6 +395,86 @@ TEST(Converter, ItemStatisticsSeeOnlyEarlierRatings) {
   o.output = TempDir("stats_off");
   ASSERT_TRUE(ConvertDataset(o).ok());
   EXPECT_FALSE(ReadSplit(o.output, "test").at(0).candidates(0).has_item_stats());
+}
+
+TEST(Converter, ItemTokensGoToTheItemsMostOftenTrainingCandidates) {
+  // 7 users rate 9 items; item popularity is skewed, so the top of the
+  // count is clear, and every user's last 2m ratings (valid, test) must not
+  // count: item i8 is rated only in those windows, by everyone.
+  std::string lines;
+  for (int u = 0; u < 7; ++u) {
+    for (int k = 0; k < 10; ++k) {
+      const int item = k >= 6 ? (k == 9 ? 8 : (u + k) % 3) : (u * k + k * k) % 8;
+      absl::StrAppend(&lines, "{\"user\": \"u", u, "\", \"item\": \"i", item, "\", \"rating\": ", 1 + (u + k) % 5,
+                      ", \"timestamp\": ", 1000 * u + k, ", \"title\": \"Book ", item, "\"}\n");
+    }
+  }
+  const std::string in = TempDir("item_tokens_in");
+  WriteText(JoinPath(in, "events.jsonl"), lines);
+  ConvertOptions o = Options("jsonl", JoinPath(in, "events.jsonl"), TempDir("item_tokens_out"));
+  o.vocab_size = 400;
+  o.item_tokens = 3;
+  o.prompt.candidate_line = "{id} {item}";  // no title: its "B" would be identifier B
+  o.prompt.history_line = "{item} {rating}";
+  auto summary = ConvertDataset(o);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+
+  // Brute force over the written training split: candidate appearances.
+  std::map<std::string, int64_t> count;
+  for (const proto::ListExample& ex : ReadSplit(o.output, "train")) {
+    for (const proto::Interaction& c : ex.candidates()) ++count[c.item().item_id()];
+  }
+  std::vector<std::pair<int64_t, std::string>> ranked;
+  for (const auto& [id, n] : count) ranked.emplace_back(-n, id);
+  std::sort(ranked.begin(), ranked.end());
+  std::vector<std::string> expected;
+  for (size_t k = 0; k < 3 && k < ranked.size(); ++k) expected.push_back(ranked[k].second);
+  EXPECT_EQ(summary->manifest.item_tokens, expected);
+  EXPECT_EQ(count.count("i8"), 0u);  // the fixture's point: valid/test-only items
+  auto manifest = ReadManifest(o.output);
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  EXPECT_EQ(manifest->item_tokens, expected);
+
+  // Rendering: each line shows its item's own token, or <item_other>.
+  auto tokenizer = Tokenizer::Load(JoinPath(o.output, kTokenizerName));
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  RenderOptions render;
+  auto table = ItemTokenTable::Create(manifest->item_tokens, **tokenizer, "test manifest");
+  ASSERT_TRUE(table.ok()) << table.status();
+  render.item_tokens = *table;
+  auto renderer = PromptRenderer::Create(o.prompt, *tokenizer, render);
+  ASSERT_TRUE(renderer.ok()) << renderer.status();
+  const proto::ListExample ex = ReadSplit(o.output, "test").at(0);
+  auto rendered = (*renderer)->Render(ex, {1, 0});
+  ASSERT_TRUE(rendered.ok()) << rendered.status();
+  const auto token_of = [&](const std::string& id) {
+    const auto at = std::find(expected.begin(), expected.end(), id);
+    return (*tokenizer)->PieceToId(at == expected.end() ? std::string(kOtherItemPiece)
+                                                        : ItemTokenPiece(at - expected.begin() + 1));
+  };
+  // Slot j's identifier is followed by the item token of candidate perm[j].
+  for (int j = 0; j < 2; ++j) {
+    const auto at = std::find(rendered->tokens.begin(), rendered->tokens.end(), rendered->identifier_ids[j]);
+    ASSERT_NE(at + 1, rendered->tokens.end());
+    EXPECT_EQ(*(at + 1), token_of(ex.candidates(1 - j).item().item_id())) << j;
+  }
+  EXPECT_NE(std::find(rendered->tokens.begin(), rendered->tokens.end(), token_of("i8")), rendered->tokens.end());
+  EXPECT_EQ(token_of("i8"), (*tokenizer)->PieceToId(kOtherItemPiece));
+
+  // A prompt with {item} needs the tokens, and the tokens need room.
+  o.output = TempDir("item_tokens_none");
+  o.item_tokens = 0;
+  auto none = ConvertDataset(o);
+  ASSERT_FALSE(none.ok());
+  EXPECT_TRUE(absl::StrContains(none.status().message(), "--item-tokens")) << none.status();
+  o.item_tokens = 300;
+  auto crowded = ConvertDataset(o);
+  ASSERT_FALSE(crowded.ok());
+  EXPECT_TRUE(absl::StrContains(crowded.status().message(), "raise --vocab-size")) << crowded.status();
+  // A job whose data set lacks the tokens is told so.
+  auto missing = PromptRenderer::Create(o.prompt, *tokenizer);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_TRUE(absl::StrContains(missing.status().message(), "--item-tokens N")) << missing.status();
 }
 
 TEST(Converter, ClearErrors) {

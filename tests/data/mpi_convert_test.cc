@@ -81,9 +81,10 @@ ConvertOptions Options(const std::string& in, const std::string& out) {
   o.output = out;
   o.split.num_candidates = 3;
   o.split.max_history = 4;
-  o.vocab_size = 150;
+  o.vocab_size = 400;
   o.partitions = 5;
   o.split.item_stats = true;  // the statistics too must not depend on ranks and threads
+  o.item_tokens = 5;          // and neither must the items behind the item tokens
   return o;
 }
 
@@ -132,6 +133,7 @@ TEST(MpiConvert, OutputIsTheSameForAnyRanksThreadsAndMemory) {
   auto reference = ConvertDataset(ref);
   ASSERT_TRUE(reference.ok()) << reference.status();
   ExpectSameDataset(JoinPath(base, "reference"), JoinPath(base, "ranks"));
+  EXPECT_EQ(reference->manifest.item_tokens.size(), 5u);
   for (int threads : {3, 4}) {
     ConvertOptions t = Options(in, JoinPath(base, absl::StrCat("threads", threads)));
     t.threads = threads;
