@@ -24,6 +24,8 @@
 // partition order.
 #include "data/converters/convert.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -870,6 +872,10 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
     }
   }
   ALRO_ASSIGN_OR_RETURN(std::vector<std::string> all_parsed, Exchange(group, read_items, parsed, "parsing"));
+  // The parse buffers are freed, but glibc keeps most of them (its mmap
+  // threshold grows with the buffers) and the later phases would add their
+  // memory on top: give it back to the system.
+  malloc_trim(0);
   std::vector<nlohmann::json> rank_results;
   for (const std::string& bytes : all_parsed) {
     ALRO_ASSIGN_OR_RETURN(nlohmann::json j, FromCbor(bytes));
@@ -993,6 +999,7 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
     }
   }
   rank_results.clear();
+  malloc_trim(0);  // the tokenizer corpus and trainer, before the split
   ALRO_RETURN_IF_ERROR(
       Exchange(group, indexed.ok() ? tokens : indexed, "", "indexing item statistics and training the tokenizer")
           .status());
