@@ -18,6 +18,7 @@
 #
 # Re-running skips finished trainings and evaluations (a killed training
 # resumes from its newest checkpoint). Environment: SEEDS (default "1 2 3"),
+# ABLATION_OUT (default runs/ablation),
 # VARIANTS (default all five), RANKS (default 2), STEPS (default: the
 # config's), ALRO_BUILD_DIR (default build).
 set -euo pipefail
@@ -28,7 +29,7 @@ VARIANTS=${VARIANTS:-"lm lm_sll lm_psl alro lm_first_slot"}
 RANKS=${RANKS:-2}
 ALRO="${ALRO_BUILD_DIR:-build}/launch/alro"
 CONFIG=configs/tiny.yaml
-OUT=runs/ablation
+OUT=${ABLATION_OUT:-runs/ablation}
 ORDERS=5
 
 variant_overrides() {
