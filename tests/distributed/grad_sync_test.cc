@@ -190,5 +190,15 @@ TEST(MpiConsistency, ShapeGroupsMayDiffer) {
   EXPECT_TRUE(CheckConsistency(*comm, 1u, params, 2u, group).ok());
 }
 
+// The shape fingerprint is compared across ranks and builds: values pinned
+// from an independent Python implementation (dtype codes Float 6, Double 7,
+// BFloat16 15).
+TEST(ParameterShapeHash, PinnedValues) {
+  EXPECT_EQ(HashParameterShapes({}), 0x47fe0d7eaf8e51e3ull);
+  const std::vector<at::Tensor> params = {at::zeros({3, 4}), at::zeros({5}, at::kDouble),
+                                          at::zeros({2, 1, 7}, at::kBFloat16)};
+  EXPECT_EQ(HashParameterShapes(params), 0x203c107ebbbd3928ull);
+}
+
 }  // namespace
 }  // namespace alro::dist
