@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
+#include "common/hash.h"
 #include "common/status.h"
 
 namespace alro::config {
@@ -591,14 +592,6 @@ std::string ConfigToYaml(const Config& config) {
   return std::string(out.c_str()) + "\n";
 }
 
-uint64_t ConfigHash(const Config& config) {
-  // FNV-1a: stable across builds and platforms, unlike std::hash.
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : ConfigToYaml(config)) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+uint64_t ConfigHash(const Config& config) { return Fnv1a(ConfigToYaml(config), kFnv1aAlroOffset); }
 
 }  // namespace alro::config

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/hash.h"
 #include "common/status.h"
 #include "distributed/watchdog.h"
 
@@ -36,17 +37,6 @@ void PackBucket(const GradBucket& bucket, const std::vector<at::Tensor>& params,
 
 at::Tensor NewFlatBuffer(const GradBucket& bucket, const std::vector<at::Tensor>& params) {
   return at::empty({bucket.numel}, params[bucket.param_indices.front()].options().dtype(bucket.dtype));
-}
-
-// 64-bit FNV-1a, for the shape fingerprint.
-constexpr uint64_t kFnvOffset = 1469598103934665603ull;
-constexpr uint64_t kFnvPrime = 1099511628211ull;
-uint64_t FnvMix(uint64_t h, int64_t v) {
-  for (int i = 0; i < 8; ++i) {
-    h ^= static_cast<uint64_t>(v >> (8 * i)) & 0xffu;
-    h *= kFnvPrime;
-  }
-  return h;
 }
 
 }  // namespace
@@ -248,11 +238,11 @@ void BroadcastParameters(const std::vector<at::Tensor>& params, Communicator& dp
 }
 
 uint64_t HashParameterShapes(const std::vector<at::Tensor>& params) {
-  uint64_t h = FnvMix(kFnvOffset, static_cast<int64_t>(params.size()));
+  uint64_t h = Fnv1aExtend(kFnv1aAlroOffset, static_cast<int64_t>(params.size()));
   for (const at::Tensor& p : params) {
-    h = FnvMix(h, static_cast<int64_t>(p.scalar_type()));
-    h = FnvMix(h, p.dim());
-    for (int64_t s : p.sizes()) h = FnvMix(h, s);
+    h = Fnv1aExtend(h, static_cast<int64_t>(p.scalar_type()));
+    h = Fnv1aExtend(h, p.dim());
+    for (int64_t s : p.sizes()) h = Fnv1aExtend(h, s);
   }
   return h;
 }
