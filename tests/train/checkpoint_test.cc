@@ -135,6 +135,12 @@ TEST(Checkpoint, IncompleteCheckpointsAreInvisibleAndRetentionKeepsLastAndMilest
   EXPECT_FALSE(ResolveResume(CheckpointPath(root, 9), root).ok());
   EXPECT_FALSE(ResolveResume("none", root)->has_value());
   EXPECT_FALSE(ResolveResume("auto", JoinPath(root, "nothing-here"))->has_value());
+  // What --checkpoint names: a checkpoint itself, or the newest complete one
+  // under a root; anything else unchanged (opening it says why).
+  EXPECT_EQ(ResolveCheckpointDir(root), CheckpointPath(root, 7));
+  EXPECT_EQ(ResolveCheckpointDir(CheckpointPath(root, 4)), CheckpointPath(root, 4));
+  EXPECT_EQ(ResolveCheckpointDir(CheckpointPath(root, 9)), CheckpointPath(root, 9));
+  EXPECT_FALSE(CheckpointReader::Open(ResolveCheckpointDir(CheckpointPath(root, 9))).ok());
   // The next save removes the torn directory.
   contents.step = 10;
   ASSERT_TRUE(SaveCheckpoint(root, contents, retention, grid).ok());
