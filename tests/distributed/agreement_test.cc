@@ -56,8 +56,9 @@ TEST(Agreement, DisagreementsCompareWithRankZeroOrTheFirstOfTheGroup) {
   EXPECT_EQ(Disagreements(table, 0), (std::vector<std::pair<int, int>>{{2, 0}, {3, 0}}));
   // Groups: {0, 2} compare with 0, {1, 3, 4} with 1.
   EXPECT_EQ(Disagreements(table, 0, 1), (std::vector<std::pair<int, int>>{{2, 0}, {3, 1}}));
-  EXPECT_TRUE(Disagreements({{1, 0}}, 0).empty());
-  EXPECT_TRUE(Disagreements({}, 0).empty());
+  const std::vector<std::vector<uint64_t>> one_rank = {{1, 0}}, no_ranks;
+  EXPECT_TRUE(Disagreements(one_rank, 0).empty());
+  EXPECT_TRUE(Disagreements(no_ranks, 0).empty());
 }
 
 }  // namespace
