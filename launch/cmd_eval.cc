@@ -139,6 +139,35 @@ void PrintTable(const std::vector<std::pair<std::string, nlohmann::ordered_json>
   std::printf("\n");
 }
 
+// The work of `alro eval` once its flags are parsed (defined below RunEval).
+absl::Status Eval(const cli::CommandLine& command_line, int argc, char** argv);
+
+}  // namespace
+
+int RunEval(int argc, char** argv) {
+  cli::CommandLine command_line("alro eval --checkpoint DIR [--split test] [--baselines] [flags]",
+                                "Ranks every list of a data split with a checkpoint and prints NDCG@k, HR@k, "
+                                "Recall@k, MRR and Kendall tau. Runs alone or under mpirun at any parallel shape.");
+  command_line.Flag("checkpoint", "", "a step_NNNNNNNN directory, or a checkpoint.dir (its newest complete one)")
+      .Flag("split", "test", "train | valid | test")
+      .Flag("lists", "0", "evaluate only the first N lists (0 = all)")
+      .Flag("mode", "decode", "decode (constrained greedy decoding) | single_step (first-slot scores)")
+      .Flag("tp", "1", "tensor-parallel size of this job (the data-parallel size is world / tp)")
+      .Flag("micro-batch", "8", "lists per forward")
+      .Repeated("set", "override a key of the checkpoint's configuration, e.g. --set data.dir=...")
+      .Switch("baselines", "also score reference orders of the same lists: random, popularity, item mean rating "
+                           "and matrix factorisation (mf)")
+      .Flag("orders", "1", "rank each list in this many seeded presentation orders (the stored one first) and "
+                           "report position bias")
+      .Flag("seed", "1", "seed of the random-order baseline")
+      .Flag("output", "", "write every list's ranking as JSONL here")
+      .Flag("json", "", "write the metrics as JSON here");
+  if (int code = ParseOrExit(command_line, argc, argv); code >= 0) return code;
+  return ReportStatus("eval", Eval(command_line, argc, argv));
+}
+
+namespace {
+
 // The work of `alro eval` once its flags are parsed.
 absl::Status Eval(const cli::CommandLine& command_line, int argc, char** argv) {
   if (command_line.Get("checkpoint").empty()) {
@@ -220,27 +249,5 @@ absl::Status Eval(const cli::CommandLine& command_line, int argc, char** argv) {
 }
 
 }  // namespace
-
-int RunEval(int argc, char** argv) {
-  cli::CommandLine command_line("alro eval --checkpoint DIR [--split test] [--baselines] [flags]",
-                                "Ranks every list of a data split with a checkpoint and prints NDCG@k, HR@k, "
-                                "Recall@k, MRR and Kendall tau. Runs alone or under mpirun at any parallel shape.");
-  command_line.Flag("checkpoint", "", "a step_NNNNNNNN directory, or a checkpoint.dir (its newest complete one)")
-      .Flag("split", "test", "train | valid | test")
-      .Flag("lists", "0", "evaluate only the first N lists (0 = all)")
-      .Flag("mode", "decode", "decode (constrained greedy decoding) | single_step (first-slot scores)")
-      .Flag("tp", "1", "tensor-parallel size of this job (the data-parallel size is world / tp)")
-      .Flag("micro-batch", "8", "lists per forward")
-      .Repeated("set", "override a key of the checkpoint's configuration, e.g. --set data.dir=...")
-      .Switch("baselines", "also score reference orders of the same lists: random, popularity, item mean rating "
-                           "and matrix factorisation (mf)")
-      .Flag("orders", "1", "rank each list in this many seeded presentation orders (the stored one first) and "
-                           "report position bias")
-      .Flag("seed", "1", "seed of the random-order baseline")
-      .Flag("output", "", "write every list's ranking as JSONL here")
-      .Flag("json", "", "write the metrics as JSON here");
-  if (int code = ParseOrExit(command_line, argc, argv); code >= 0) return code;
-  return ReportStatus("eval", Eval(command_line, argc, argv));
-}
 
 }  // namespace alro::launch

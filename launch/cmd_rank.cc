@@ -113,6 +113,32 @@ absl::StatusOr<std::vector<std::pair<int64_t, double>>> RankRequest(core::Decode
   return out;
 }
 
+// The work of `alro rank` once its flags are parsed (defined below RunRank).
+absl::Status Rank(const cli::CommandLine& command_line, int argc, char** argv);
+
+}  // namespace
+
+int RunRank(int argc, char** argv) {
+  cli::CommandLine command_line("alro rank --checkpoint DIR --input requests.jsonl [--output ranked.jsonl]",
+                                "Ranks the candidates of JSONL requests (history + candidates) with a trained "
+                                "checkpoint; writes one ranking per line.");
+  command_line.Flag("checkpoint", "", "a step_NNNNNNNN directory, or a checkpoint.dir (its newest complete one)")
+      .Flag("input", "", "requests, one JSON object per line")
+      .Flag("output", "-", "where the rankings go (- = stdout)")
+      .Flag("mode", "decode", "decode (constrained greedy decoding) | single_step (first-slot scores)")
+      .Flag("bootstrap", "0", "rank B random presentation orders and aggregate by mean position (0 = off)")
+      .Flag("seed", "1", "seed of the bootstrap orders")
+      .Flag("tp", "1", "tensor-parallel size; under mpirun -np N the N / tp replicas share the requests")
+      .Repeated("set", "override a key of the checkpoint's configuration, e.g. --set data.dir=...");
+  if (int code = ParseOrExit(command_line, argc, argv); code >= 0) return code;
+  const absl::Status status = Rank(command_line, argc, argv);
+  // Another rank's failure (dist::AgreeOnStatus) is reported by that rank.
+  if (status.code() == absl::StatusCode::kAborted) return kExitFailure;
+  return ReportStatus("rank", status);
+}
+
+namespace {
+
 // The work of `alro rank` once its flags are parsed.
 absl::Status Rank(const cli::CommandLine& command_line, int argc, char** argv) {
   if (command_line.Get("checkpoint").empty() || command_line.Get("input").empty()) {
@@ -207,24 +233,5 @@ absl::Status Rank(const cli::CommandLine& command_line, int argc, char** argv) {
 }
 
 }  // namespace
-
-int RunRank(int argc, char** argv) {
-  cli::CommandLine command_line("alro rank --checkpoint DIR --input requests.jsonl [--output ranked.jsonl]",
-                                "Ranks the candidates of JSONL requests (history + candidates) with a trained "
-                                "checkpoint; writes one ranking per line.");
-  command_line.Flag("checkpoint", "", "a step_NNNNNNNN directory, or a checkpoint.dir (its newest complete one)")
-      .Flag("input", "", "requests, one JSON object per line")
-      .Flag("output", "-", "where the rankings go (- = stdout)")
-      .Flag("mode", "decode", "decode (constrained greedy decoding) | single_step (first-slot scores)")
-      .Flag("bootstrap", "0", "rank B random presentation orders and aggregate by mean position (0 = off)")
-      .Flag("seed", "1", "seed of the bootstrap orders")
-      .Flag("tp", "1", "tensor-parallel size; under mpirun -np N the N / tp replicas share the requests")
-      .Repeated("set", "override a key of the checkpoint's configuration, e.g. --set data.dir=...");
-  if (int code = ParseOrExit(command_line, argc, argv); code >= 0) return code;
-  const absl::Status status = Rank(command_line, argc, argv);
-  // Another rank's failure (dist::AgreeOnStatus) is reported by that rank.
-  if (status.code() == absl::StatusCode::kAborted) return kExitFailure;
-  return ReportStatus("rank", status);
-}
 
 }  // namespace alro::launch
