@@ -92,6 +92,8 @@ void RecordSeeds(const std::string& out) {
   m.created_by = {{"command", "alro convert --format movielens"}, {"inputs", nlohmann::json::array()}};
   m.stats = {{"users", 3}};
   Seed(out, "manifest", "manifest.json", data::ManifestToJson(m));
+  m.item_tokens = {"1193", "661"};  // alro convert --item-tokens
+  Seed(out, "manifest", "manifest_item_tokens.json", data::ManifestToJson(m));
 }
 
 void ModelSeeds(const std::string& out) {

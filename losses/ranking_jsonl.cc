@@ -17,6 +17,11 @@ constexpr char kFormatHint[] =
     "each line must be a JSON object with \"labels\" (ratings in predicted order), or \"scores\" and "
     "\"labels\" of equal length (both in presentation order); optional \"list_id\" and \"items\"";
 
+// Largest label whose gain 2^label - 1 leaves room to sum a list's gains in
+// a double: 2^1000 is ~1e301, so lists of up to ~1e7 such items stay finite.
+// Ratings are small numbers; a larger label is a corrupt file.
+constexpr double kMaxLabel = 1000.0;
+
 absl::Status LineError(absl::string_view where, absl::string_view what) {
   return InvalidArgument(absl::StrCat(where, ": ", what), kFormatHint);
 }
@@ -49,6 +54,12 @@ absl::StatusOr<RankingRecord> ParseRankingLine(absl::string_view line, absl::str
   ALRO_ASSIGN_OR_RETURN(std::vector<double> scores, NumberArray(object, "scores", where, &has_scores));
   if (!has_labels) return LineError(where, "missing \"labels\"");
   if (labels.empty()) return LineError(where, "\"labels\" is empty");
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] > kMaxLabel) {
+      return LineError(where, absl::StrCat("\"labels\"[", i, "] = ", labels[i], " is too large: its gain 2^label - 1 ",
+                                           "overflows the metrics (labels are ratings, at most ", kMaxLabel, ")"));
+    }
+  }
   if (has_scores && scores.size() != labels.size()) {
     return LineError(where, absl::StrCat("\"scores\" has ", scores.size(), " entries but \"labels\" has ",
                                          labels.size()));
@@ -108,6 +119,11 @@ absl::StatusOr<nlohmann::ordered_json> ComputeMetricsFromJsonl(absl::string_view
     if (!absl::StripAsciiWhitespace(line).empty()) {
       const std::string where = absl::StrCat(path, ":", line_number, " (byte ", offset, ")");
       ALRO_ASSIGN_OR_RETURN(RankingRecord record, ParseRankingLine(line, where));
+      // Every DCG of the list is bounded by its ideal DCG over all items, so
+      // when that is finite, so is each metric of the list.
+      if (!std::isfinite(IdealDcgAtK(record.labels_in_order, 0))) {
+        return LineError(where, "the labels' gains sum beyond a double's range: the list's metrics are not finite");
+      }
       accumulator.AddList(record.labels_in_order);
       if (!record.list_id.empty()) {
         auto& group = groups[record.list_id];

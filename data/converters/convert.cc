@@ -10,7 +10,9 @@
 //             any shard is written.
 //   3 split   each rank merges the runs of its partitions (partition p goes
 //             to rank p mod ranks), one partition per thread at a time, and
-//             writes each partition's own shards.
+//             writes each partition's own shards. A partition with more
+//             runs than the merge fan-in (open-file limit, memory) first
+//             merges them in intermediate passes.
 //   4 finish  rank 0 names the shards in partition order and writes the
 //             manifest last.
 //
@@ -21,6 +23,8 @@
 // byte offset, which is unique), and every result is combined in chunk or
 // partition order.
 #include "data/converters/convert.h"
+
+#include <malloc.h>
 
 #include <algorithm>
 #include <array>
@@ -654,7 +658,10 @@ struct SplitContext {
   const SplitOptions* split = nullptr;
   const ItemTable* items = nullptr;
   const ItemStatsIndex* stats = nullptr;  // with --item-stats
+  std::string scratch;
   size_t merge_buffer = kMinMergeBuffer;
+  size_t fan_in = kMaxMergeFanIn;  // runs one merge reads at once
+  std::atomic<int64_t> intermediate_runs{0};
   std::atomic<int64_t> users{0};
   std::atomic<int64_t> lists{0};
   std::atomic<int64_t> shards{0};
@@ -706,7 +713,18 @@ absl::StatusOr<PartitionResult> ConvertPartition(SplitContext& ctx, int64_t part
     events.clear();
     return absl::OkStatus();
   };
-  ALRO_ASSIGN_OR_RETURN(std::unique_ptr<RunMerger> merger, RunMerger::Open(runs, ctx.merge_buffer));
+  std::vector<std::string> final_runs = runs;
+  if (final_runs.size() > ctx.fan_in) {
+    int64_t written = 0;
+    ALRO_ASSIGN_OR_RETURN(final_runs, ReduceRuns(std::move(final_runs), ctx.fan_in, ctx.merge_buffer,
+                                                 [&](int64_t k) {
+                                                   return JoinPath(ctx.scratch,
+                                                                   absl::StrFormat("p%05d.m%06d.run", partition, k));
+                                                 },
+                                                 &written));
+    ctx.intermediate_runs += written;
+  }
+  ALRO_ASSIGN_OR_RETURN(std::unique_ptr<RunMerger> merger, RunMerger::Open(final_runs, ctx.merge_buffer));
   RatingRow row;
   uint64_t reported = 0;
   while (true) {
@@ -782,6 +800,10 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
   if (options.partitions < 0 || options.memory_limit < 0 || options.spill_bytes < 0) {
     return InvalidArgument("--partitions and --memory-limit must not be negative", "0 chooses them automatically");
   }
+  if (options.merge_fan_in < 0 || options.merge_fan_in == 1) {
+    return InvalidArgument(absl::StrCat("merge fan-in ", options.merge_fan_in, " cannot merge runs"),
+                           "use 2 or more, or 0 to derive it from the open-file limit and --memory-limit");
+  }
   ALRO_ASSIGN_OR_RETURN(std::unique_ptr<InputFormat> format,
                         OpenInputFormat(options.format, options.input, options.metadata));
   ALRO_ASSIGN_OR_RETURN(uint64_t ratings_bytes, FileSize(format->ratings_path()));
@@ -850,6 +872,10 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
     }
   }
   ALRO_ASSIGN_OR_RETURN(std::vector<std::string> all_parsed, Exchange(group, read_items, parsed, "parsing"));
+  // The parse buffers are freed, but glibc keeps most of them (its mmap
+  // threshold grows with the buffers) and the later phases would add their
+  // memory on top: give it back to the system.
+  malloc_trim(0);
   std::vector<nlohmann::json> rank_results;
   for (const std::string& bytes : all_parsed) {
     ALRO_ASSIGN_OR_RETURN(nlohmann::json j, FromCbor(bytes));
@@ -973,6 +999,7 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
     }
   }
   rank_results.clear();
+  malloc_trim(0);  // the tokenizer corpus and trainer, before the split
   ALRO_RETURN_IF_ERROR(
       Exchange(group, indexed.ok() ? tokens : indexed, "", "indexing item statistics and training the tokenizer")
           .status());
@@ -994,10 +1021,20 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
   ctx.split = &split;
   ctx.items = &items;
   ctx.stats = stats.get();
-  const int64_t merge_budget =
-      std::max<int64_t>(0, summary.memory_limit - kBaselineBytes - item_bytes - stats_bytes) / threads;
-  ctx.merge_buffer = std::clamp<size_t>(static_cast<size_t>(merge_budget / 2) / most_runs, kMinMergeBuffer,
-                                        kMaxMergeBuffer);
+  ctx.scratch = scratch;
+  // Half of what the budget leaves goes to the merges' read buffers (the
+  // rest to each user's events, lists and shard writers).
+  const int mergers = std::min<int>(threads, static_cast<int>(std::max<size_t>(1, mine.size())));
+  const int64_t merge_memory =
+      std::max<int64_t>(0, summary.memory_limit - kBaselineBytes - item_bytes - stats_bytes) / 2;
+  ctx.fan_in = MergeFanIn(RaiseOpenFileLimit(), mergers, merge_memory, kMinMergeBuffer,
+                          static_cast<size_t>(options.merge_fan_in));
+  ctx.merge_buffer = std::clamp<size_t>(static_cast<size_t>(merge_memory / mergers) / std::min(most_runs, ctx.fan_in),
+                                        kMinMergeBuffer, kMaxMergeBuffer);
+  if (most_runs > ctx.fan_in) {
+    ALRO_LOG(INFO) << "convert: rank " << rank << ": up to " << most_runs << " runs per partition, merged "
+                   << ctx.fan_in << " at a time (open-file limit and memory) in intermediate passes";
+  }
   std::vector<PartitionResult> results(mine.size());
   absl::Status split_status;
   {
@@ -1008,8 +1045,7 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
                           " shards written");
     });
     std::atomic<size_t> next{0};
-    split_status = RunWorkers(std::min<int>(threads, static_cast<int>(std::max<size_t>(1, mine.size()))),
-                              [&](int) -> absl::Status {
+    split_status = RunWorkers(mergers, [&](int) -> absl::Status {
                                 for (size_t k = next++; k < mine.size(); k = next++) {
                                   ALRO_ASSIGN_OR_RETURN(results[k], ConvertPartition(ctx, mine[k],
                                                                                      runs[static_cast<size_t>(mine[k])],
@@ -1129,19 +1165,29 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
       return absl::OkStatus();
     }();
   }
-  const std::string peak = absl::StrCat(PeakResidentBytes(), " ", summary.spilled_runs);
+  const std::string peak =
+      absl::StrCat(PeakResidentBytes(), " ", summary.spilled_runs, " ", ctx.intermediate_runs.load(), " ", ctx.fan_in);
   ALRO_ASSIGN_OR_RETURN(std::vector<std::string> ends,
                         Exchange(group, finished, rank == 0 ? absl::StrCat(peak, "\n", final_summary) : peak,
                                  "writing the manifest"));
   summary.spilled_runs = 0;
+  summary.merge_fan_in = INT64_MAX;
   for (const std::string& end : ends) {
-    int64_t bytes = 0;
-    int64_t spilled = 0;
-    if (std::sscanf(end.c_str(), "%lld %lld", reinterpret_cast<long long*>(&bytes),
-                    reinterpret_cast<long long*>(&spilled)) == 2) {
-      summary.peak_memory_bytes = std::max(summary.peak_memory_bytes, bytes);
+    long long bytes = 0;
+    long long spilled = 0;
+    long long intermediate = 0;
+    long long fan_in = 0;
+    if (std::sscanf(end.c_str(), "%lld %lld %lld %lld", &bytes, &spilled, &intermediate, &fan_in) == 4) {
+      summary.peak_memory_bytes = std::max<int64_t>(summary.peak_memory_bytes, bytes);
       summary.spilled_runs += spilled;
+      summary.intermediate_runs += intermediate;
+      summary.merge_fan_in = std::min<int64_t>(summary.merge_fan_in, fan_in);
     }
+  }
+  if (summary.intermediate_runs > 0) {
+    ALRO_LOG(INFO) << "convert: " << summary.spilled_runs << " sorted runs were merged at most "
+                   << summary.merge_fan_in << " at a time, through " << summary.intermediate_runs
+                   << " intermediate runs";
   }
   if (rank != 0) {
     const size_t nl = ends[0].find('\n');

@@ -68,6 +68,10 @@ struct ConvertOptions {
   /// Bytes of buffered rows after which a thread spills a sorted run (tests;
   /// 0 = derived from memory_limit). Does not change the output.
   int64_t spill_bytes = 0;
+  /// The most runs one merge reads at once (tests; 0 = as many as the
+  /// open-file limit and memory_limit allow, at most kMaxMergeFanIn). More
+  /// runs are merged in intermediate passes. Does not change the output.
+  int64_t merge_fan_in = 0;
   /// The ranks converting together; nullptr = this process alone.
   ConvertGroup* group = nullptr;
 };
@@ -91,6 +95,8 @@ struct ConvertSummary {
   int64_t memory_limit = 0;       ///< the budget used, bytes per rank
   int64_t peak_memory_bytes = 0;  ///< the largest peak resident memory of any rank
   int64_t spilled_runs = 0;       ///< sorted run files written (all ranks)
+  int64_t intermediate_runs = 0;  ///< runs written by intermediate merge passes (all ranks)
+  int64_t merge_fan_in = 0;       ///< runs one merge read at most (the smallest of any rank)
 };
 
 /// Runs the whole conversion; with a group, every rank calls it with the

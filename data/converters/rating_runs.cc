@@ -1,8 +1,12 @@
 // data/converters/rating_runs.cc: run buffers, run files and their merge.
 #include "data/converters/rating_runs.h"
 
+#include <sys/resource.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -50,9 +54,58 @@ RatingRow Decode(const char* p) {
 }
 
 absl::Status IoError(const std::string& what, const std::string& path) {
-  return UserError(absl::StatusCode::kDataLoss, absl::StrCat(what, " ", path, ": ", std::strerror(errno)),
+  const int error = errno;
+  if (error == EMFILE || error == ENFILE) {
+    return UserError(absl::StatusCode::kResourceExhausted,
+                     absl::StrCat(what, " ", path, ": ", std::strerror(error)),
+                     "raise the open-file limit (ulimit -n), or lower --threads");
+  }
+  return UserError(absl::StatusCode::kDataLoss, absl::StrCat(what, " ", path, ": ", std::strerror(error)),
                    "check that the scratch directory (--scratch) has free space");
 }
+
+void EncodeRow(const RatingRow& r, std::string* out) {
+  Put(out, static_cast<uint32_t>(r.user.size()));
+  Put(out, static_cast<uint32_t>(r.item.size()));
+  Put(out, r.rating);
+  Put(out, r.timestamp);
+  Put(out, r.sequence);
+  out->append(r.user.data(), r.user.size());
+  out->append(r.item.data(), r.item.size());
+}
+
+// A run file being written, through a write buffer.
+class RunFileWriter {
+ public:
+  ~RunFileWriter() {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+  absl::Status Open(const std::string& path) {
+    path_ = path;
+    file_ = std::fopen(path.c_str(), "wb");
+    return file_ == nullptr ? IoError("cannot create run file", path) : absl::OkStatus();
+  }
+  // The buffer to append encoded rows to; Flush() when it may be written.
+  std::string* buffer() { return &buffer_; }
+  void Flush(bool force = false) {
+    if (buffer_.size() < kWriteBytes && !force) return;
+    ok_ &= std::fwrite(buffer_.data(), 1, buffer_.size(), file_) == buffer_.size();
+    buffer_.clear();
+  }
+  absl::Status Close() {
+    Flush(/*force=*/true);
+    ok_ &= std::fclose(file_) == 0;
+    file_ = nullptr;
+    return ok_ ? absl::OkStatus() : IoError("cannot write run file", path_);
+  }
+
+ private:
+  static constexpr size_t kWriteBytes = size_t{1} << 20;
+  std::string path_;
+  FILE* file_ = nullptr;
+  std::string buffer_;
+  bool ok_ = true;
+};
 
 }  // namespace
 
@@ -65,34 +118,20 @@ bool RowBefore(const RatingRow& a, const RatingRow& b) {
 void RunBuffer::Add(absl::string_view user, absl::string_view item, float rating, int64_t timestamp,
                     int64_t sequence) {
   offsets_.push_back(arena_.size());
-  Put(&arena_, static_cast<uint32_t>(user.size()));
-  Put(&arena_, static_cast<uint32_t>(item.size()));
-  Put(&arena_, rating);
-  Put(&arena_, timestamp);
-  Put(&arena_, sequence);
-  arena_.append(user.data(), user.size());
-  arena_.append(item.data(), item.size());
+  EncodeRow(RatingRow{user, item, rating, timestamp, sequence}, &arena_);
 }
 
 absl::Status RunBuffer::SpillSorted(const std::string& path) {
   const char* base = arena_.data();
   std::sort(offsets_.begin(), offsets_.end(),
             [base](uint64_t a, uint64_t b) { return RowBefore(Decode(base + a), Decode(base + b)); });
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) return IoError("cannot create run file", path);
-  std::string out;
-  constexpr size_t kWriteBytes = size_t{1} << 20;
-  bool ok = true;
+  RunFileWriter out;
+  ALRO_RETURN_IF_ERROR(out.Open(path));
   for (uint64_t off : offsets_) {
-    out.append(base + off, RowBytes(base + off));
-    if (out.size() >= kWriteBytes) {
-      ok &= std::fwrite(out.data(), 1, out.size(), f) == out.size();
-      out.clear();
-    }
+    out.buffer()->append(base + off, RowBytes(base + off));
+    out.Flush();
   }
-  ok &= std::fwrite(out.data(), 1, out.size(), f) == out.size();
-  ok &= std::fclose(f) == 0;
-  if (!ok) return IoError("cannot write run file", path);
+  ALRO_RETURN_IF_ERROR(out.Close());
   std::string().swap(arena_);
   std::vector<uint64_t>().swap(offsets_);
   return absl::OkStatus();
@@ -140,9 +179,13 @@ absl::StatusOr<std::unique_ptr<RunMerger>> RunMerger::Open(const std::vector<std
   for (const std::string& path : paths) {
     auto r = std::make_unique<Reader>();
     r->path = path;
-    r->capacity = std::max<size_t>(buffer_bytes, kRunRowHeaderBytes);
     r->file = std::fopen(path.c_str(), "rb");
     if (r->file == nullptr) return IoError("cannot open run file", path);
+    // A short run gets a buffer its size: merges of thousands of small
+    // runs would otherwise allocate and clear a full buffer for each.
+    struct stat st {};
+    const size_t file_bytes = fstat(fileno(r->file), &st) == 0 ? static_cast<size_t>(st.st_size) : buffer_bytes;
+    r->capacity = std::max<size_t>(std::min(buffer_bytes, file_bytes), kRunRowHeaderBytes);
     m->readers_.push_back(std::move(r));
   }
   for (size_t i = 0; i < m->readers_.size(); ++i) ALRO_RETURN_IF_ERROR(m->Advance(i));
@@ -182,6 +225,64 @@ absl::StatusOr<bool> RunMerger::Next(RatingRow* row) {
   heap_.pop_back();
   *row = readers_[last_]->row;
   return true;
+}
+
+absl::StatusOr<std::vector<std::string>> ReduceRuns(std::vector<std::string> runs, size_t fan_in,
+                                                    size_t buffer_bytes,
+                                                    const std::function<std::string(int64_t)>& intermediate_path,
+                                                    int64_t* written) {
+  ALRO_CHECK(fan_in >= 2, "a merge needs a fan-in of at least 2, got ", fan_in);
+  // A deque by index: runs[first..] are the runs still to merge.
+  size_t first = 0;
+  for (int64_t k = 0; runs.size() - first > fan_in; ++k) {
+    const size_t take = std::min(fan_in, runs.size() - first - fan_in + 1);
+    const std::vector<std::string> inputs(runs.begin() + static_cast<std::ptrdiff_t>(first),
+                                          runs.begin() + static_cast<std::ptrdiff_t>(first + take));
+    first += take;
+    const std::string output = intermediate_path(k);
+    {
+      ALRO_ASSIGN_OR_RETURN(std::unique_ptr<RunMerger> merger, RunMerger::Open(inputs, buffer_bytes));
+      RunFileWriter out;
+      ALRO_RETURN_IF_ERROR(out.Open(output));
+      RatingRow row;
+      while (true) {
+        ALRO_ASSIGN_OR_RETURN(bool more, merger->Next(&row));
+        if (!more) break;
+        EncodeRow(row, out.buffer());
+        out.Flush();
+      }
+      ALRO_RETURN_IF_ERROR(out.Close());
+    }
+    for (const std::string& input : inputs) {
+      if (std::remove(input.c_str()) != 0) return IoError("cannot remove merged run file", input);
+    }
+    runs.push_back(output);
+    ++*written;
+  }
+  runs.erase(runs.begin(), runs.begin() + static_cast<std::ptrdiff_t>(first));
+  return runs;
+}
+
+int64_t RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return INT64_MAX;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > static_cast<rlim_t>(INT64_MAX)) return INT64_MAX;
+  return static_cast<int64_t>(limit.rlim_cur);
+}
+
+size_t MergeFanIn(int64_t open_file_limit, int mergers, int64_t memory_bytes, size_t min_buffer_bytes,
+                  size_t requested) {
+  const int64_t n = std::max(1, mergers);
+  const int64_t by_files = (open_file_limit - kReservedOpenFiles) / n - kOpenFilesPerMerger;
+  const int64_t by_memory = memory_bytes / n / static_cast<int64_t>(std::max<size_t>(1, min_buffer_bytes));
+  int64_t fan_in = std::min({by_files, by_memory, static_cast<int64_t>(kMaxMergeFanIn)});
+  if (requested > 0) fan_in = std::min(fan_in, static_cast<int64_t>(requested));
+  return static_cast<size_t>(std::max<int64_t>(2, fan_in));
 }
 
 }  // namespace alro::data

@@ -4,7 +4,10 @@
 // input order) and spilled to a run file in the scratch directory; a
 // partition's runs are then merged (RunMerger), which yields each user's
 // ratings together and in time order while holding only a small read
-// buffer per run.
+// buffer per run. A partition with more runs than one merge may open (the
+// merge fan-in, bounded by the open-file limit and the memory budget) is
+// first reduced by intermediate merges into longer runs (ReduceRuns); the
+// rows are totally ordered, so the final stream is the same either way.
 //
 // A row is encoded as [u32 user bytes][u32 item bytes][f32 rating]
 // [i64 timestamp][i64 sequence][user][item] in host byte order, in memory
@@ -13,6 +16,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,8 +42,9 @@ inline constexpr size_t kRunRowHeaderBytes = 28;
 class RunBuffer {
  public:
   void Add(absl::string_view user, absl::string_view item, float rating, int64_t timestamp, int64_t sequence);
-  /// Memory the buffer holds (encoded rows plus their offsets).
-  size_t bytes() const { return arena_.size() + offsets_.size() * sizeof(uint64_t); }
+  /// Memory the buffer holds: what its arena and offsets have allocated
+  /// (growing by doubling, that can be twice the rows' bytes).
+  size_t bytes() const { return arena_.capacity() + offsets_.capacity() * sizeof(uint64_t); }
   bool empty() const { return offsets_.empty(); }
   int64_t rows() const { return static_cast<int64_t>(offsets_.size()); }
   /// Sorts the rows by (user, timestamp, sequence), writes them to `path`
@@ -76,5 +81,38 @@ class RunMerger {
 
 /// True when row a sorts before row b: user, then timestamp, then sequence.
 bool RowBefore(const RatingRow& a, const RatingRow& b);
+
+/// Merges sorted runs until at most `fan_in` (>= 2) remain: each step merges
+/// the first min(fan_in, runs - fan_in + 1) runs into a new run, named by
+/// `intermediate_path(k)` for the k-th (0, 1, ...), appends it and deletes
+/// its inputs, so each row is rewritten as few times as the fan-in allows
+/// (once while runs <= fan_in * (fan_in - 1) + 1). Returns the remaining
+/// runs; adds the intermediate runs written to `*written`.
+absl::StatusOr<std::vector<std::string>> ReduceRuns(std::vector<std::string> runs, size_t fan_in,
+                                                    size_t buffer_bytes,
+                                                    const std::function<std::string(int64_t)>& intermediate_path,
+                                                    int64_t* written);
+
+/// Open files one process may hold beyond the merges' runs (standard
+/// streams, MPI, the item and ratings inputs, directories).
+inline constexpr int64_t kReservedOpenFiles = 64;
+/// Open files each merging thread holds besides its runs: the shard and
+/// index writers of three splits and an intermediate run being written.
+inline constexpr int64_t kOpenFilesPerMerger = 8;
+/// The most runs one merge reads at once, whatever the limits allow: beyond
+/// it a merge's heap and read buffers stop paying for the pass they save.
+inline constexpr size_t kMaxMergeFanIn = 1024;
+
+/// Raises this process's soft limit on open files to its hard limit (which
+/// needs no privilege) and returns the soft limit now in force (INT64_MAX
+/// when unlimited or unknown).
+int64_t RaiseOpenFileLimit();
+
+/// The fan-in of each of `mergers` threads merging at once: what the
+/// open-file limit leaves after the reserves above, what `memory_bytes`
+/// (all mergers' read buffers together) holds at `min_buffer_bytes` per
+/// run, at most kMaxMergeFanIn and `requested` (when > 0), at least 2.
+size_t MergeFanIn(int64_t open_file_limit, int mergers, int64_t memory_bytes, size_t min_buffer_bytes,
+                  size_t requested);
 
 }  // namespace alro::data

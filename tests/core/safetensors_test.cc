@@ -87,6 +87,26 @@ TEST_F(SafetensorsTest, RoundTripsDtypesAndShapes) {
   EXPECT_FALSE(r->Read("nope").ok());
 }
 
+// fuzz/regressions/safetensors/empty_tensor: reading a tensor or slice with
+// no elements copied 0 bytes to the null data_ptr() of its empty result,
+// which is undefined behaviour (UBSan: scripts/sanitize.sh, scripts/fuzz.sh).
+TEST_F(SafetensorsTest, ReadsEmptyTensorsAndEmptySlices) {
+  const std::string path = JoinPath(dir_, "e.safetensors");
+  ASSERT_TRUE(WriteSafetensors(path, {{"empty", at::zeros({0, 3}, at::kHalf)}, {"m", at::ones({2, 3})}}).ok());
+  absl::StatusOr<SafetensorsReader> r = SafetensorsReader::Open(path);
+  ASSERT_TRUE(r.ok()) << r.status();
+  absl::StatusOr<at::Tensor> empty = r->Read("empty");
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty->sizes(), at::IntArrayRef({0, 3}));
+  EXPECT_EQ(empty->scalar_type(), at::kHalf);
+  for (int64_t dim = 0; dim < 2; ++dim) {
+    absl::StatusOr<at::Tensor> none = r->ReadSlice("m", dim, 1, 0);
+    ASSERT_TRUE(none.ok()) << none.status();
+    EXPECT_EQ(none->numel(), 0) << "dim " << dim;
+    EXPECT_EQ(none->size(dim), 0) << "dim " << dim;
+  }
+}
+
 TEST_F(SafetensorsTest, WriterAlignsAndHasNoGaps) {
   const std::string path = JoinPath(dir_, "a.safetensors");
   ASSERT_TRUE(WriteSafetensors(path, {{"a", at::ones({3}, at::kBFloat16)}, {"b", at::ones({3})}}).ok());

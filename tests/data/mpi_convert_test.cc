@@ -3,10 +3,12 @@
 // thresholds force many chunks and sorted runs, and the output must be byte
 // for byte the single-process, single-thread, no-spill output, whatever the
 // ranks and threads. The lists themselves are checked against a brute-force
-// per-user split computed here from the generated ratings. Also: chunked
-// line reading against a whole-file split, and the tokenizer coverage check.
+// per-user split computed here from the generated ratings. Also: thousands
+// of runs merged in passes within the open-file limit, chunked line reading
+// against a whole-file split, and the tokenizer coverage check.
 #include <gtest/gtest.h>
 #include <mpi.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <map>
@@ -121,6 +123,7 @@ TEST(MpiConvert, OutputIsTheSameForAnyRanksThreadsAndMemory) {
   o.threads = 2;
   o.chunk_bytes = 512;
   o.spill_bytes = 8192;
+  o.merge_fan_in = 2;  // intermediate merge passes too
   auto spread = ConvertDataset(o);
   ASSERT_TRUE(spread.ok()) << spread.status();
   EXPECT_GT(spread->spilled_runs, 2 * o.partitions);
@@ -183,6 +186,57 @@ TEST(MpiConvert, OutputIsTheSameForAnyRanksThreadsAndMemory) {
   EXPECT_EQ(seen.size(), expected.size());
 }
 
+// Thousands of sorted runs in a partition (a spill after every row or two):
+// they exceed a small merge fan-in, the fan-in that tiny --memory-limit
+// leaves, and, run under `prlimit --nofile` by ctest (data_convert_nofile),
+// the open-file limit, so they merge in intermediate passes; the output is
+// byte for byte the unspilled one.
+TEST(ConvertRuns, ThousandsOfRunsMergeInPassesToTheSameBytes) {
+  const std::string base = TempDir("many_runs");
+  const std::string in = JoinPath(base, "in");
+  WriteShuffledMovieLens(in, 150);
+  ConvertOptions ref = Options(in, JoinPath(base, "reference"));
+  ref.partitions = 2;
+  ref.threads = 1;
+  auto reference = ConvertDataset(ref);
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  EXPECT_EQ(reference->intermediate_runs, 0);
+
+  rlimit files{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &files), 0);
+  struct Case {
+    const char* name;
+    int64_t fan_in;
+    int64_t memory_limit;
+  };
+  for (const Case& c : {Case{"fan_in3", 3, 0}, Case{"tiny_memory", 0, int64_t{72} << 20}, Case{"auto", 0, 0}}) {
+    ConvertOptions o = Options(in, JoinPath(base, c.name));
+    o.partitions = 2;
+    o.threads = 2;
+    o.chunk_bytes = 4096;
+    o.spill_bytes = 40;  // about one row
+    o.merge_fan_in = c.fan_in;
+    o.memory_limit = c.memory_limit;
+    auto many = ConvertDataset(o);
+    ASSERT_TRUE(many.ok()) << c.name << ": " << many.status();
+    EXPECT_GT(many->spilled_runs, 2000) << c.name;
+    EXPECT_GT(many->intermediate_runs, 0) << c.name;
+    if (c.fan_in > 0) {
+      EXPECT_EQ(many->merge_fan_in, c.fan_in);
+    }
+    if (c.memory_limit > 0) {
+      EXPECT_LT(many->merge_fan_in, 100) << "tiny memory limit";
+    }
+    // Every merge's runs fit the open-file limit (raised to its hard limit).
+    EXPECT_LE(static_cast<rlim_t>(many->merge_fan_in), files.rlim_max) << c.name;
+    ExpectSameDataset(JoinPath(base, "reference"), JoinPath(base, c.name));
+  }
+  if (files.rlim_max < 2000) {
+    std::printf("open-file limit %llu: more runs per partition than files a process may open\n",
+                static_cast<unsigned long long>(files.rlim_max));
+  }
+}
+
 TEST(ChunkedInput, ChunksPartitionTheLinesOfAFile) {
   const std::string dir = TempDir("chunked");
   std::string text = "\xef\xbb\xbfheader\r\n";
@@ -230,6 +284,7 @@ TEST(ConvertTokenizer, IdentifiersAreSingleTokensWithoutSymbols) {
   ConvertOptions o = Options(JoinPath(in, "events.jsonl"), out);
   o.format = "jsonl";
   o.vocab_size = 120;
+  o.item_tokens = 0;  // 15 more symbols would not fit this vocabulary
   o.identifiers_as_symbols = false;
   auto summary = ConvertDataset(o);
   ASSERT_TRUE(summary.ok()) << summary.status();

@@ -151,6 +151,9 @@ TEST(RankingJsonl, RejectsMalformedLinesWithLineNumber) {
       {"{\"labels\": [1, 2], \"items\": [3, 3]}", "repeats"},
       {"{\"labels\": [1, 2], \"items\": [3]}", "\"items\" must be"},
       {"{\"labels\": [1, 2], \"list_id\": [1]}", "\"list_id\""},
+      // Found by fuzz_rankings_jsonl: 2^1e308 - 1 is inf, so NDCG was inf/inf = NaN.
+      {"{\"labels\": [1e308, 2]}", "\"labels\"[0] = 1e+308 is too large"},
+      {"{\"labels\": [2, 1024]}", "\"labels\"[1] = 1024 is too large"},
   };
   for (const auto& [line, expected] : bad_lines) {
     const std::string text = good + good + line + "\n" + good;
