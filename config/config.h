@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "config/model_presets.h"
+
 namespace alro::config {
 
 /// Inclusive numeric bounds for a key.
@@ -44,16 +46,18 @@ struct LoraConfig {
 /// The decoder's shape and numerics. `preset` fills the shape; keys given
 /// explicitly in the file override the preset's values.
 struct ModelConfig {
-  std::string preset = "tiny";  ///< tiny | small | llama2-7b | llama3-8b | custom
-  int64_t vocab_size = 1024;
-  int64_t hidden_size = 64;
-  int64_t intermediate_size = 176;
-  int64_t num_layers = 2;
-  int64_t num_heads = 4;
-  int64_t num_kv_heads = 2;
-  int64_t max_seq_len = 1024;
-  double rope_theta = 10000.0;
-  double rms_norm_eps = 1e-5;
+  /// A name of kModelPresets (config/model_presets.h) or "custom"; the
+  /// defaults below are the first preset's shape (tiny).
+  std::string preset = kModelPresets[0].name;
+  int64_t vocab_size = kModelPresets[0].vocab_size;
+  int64_t hidden_size = kModelPresets[0].hidden_size;
+  int64_t intermediate_size = kModelPresets[0].intermediate_size;
+  int64_t num_layers = kModelPresets[0].num_layers;
+  int64_t num_heads = kModelPresets[0].num_heads;
+  int64_t num_kv_heads = kModelPresets[0].num_kv_heads;
+  int64_t max_seq_len = kModelPresets[0].max_seq_len;
+  double rope_theta = kModelPresets[0].rope_theta;
+  double rms_norm_eps = kModelPresets[0].rms_norm_eps;
   bool tie_embeddings = false;
   double init_std = 0.02;
   std::string dtype = "float32";  ///< compute dtype; master weights stay float32
@@ -67,7 +71,7 @@ struct ModelConfig {
 
   template <typename V>
   void Visit(V& v) {
-    v.Choice("preset", preset, {"tiny", "small", "llama2-7b", "llama3-8b", "custom"});
+    v.Choice("preset", preset, kModelPresetChoices);
     v.Field("vocab_size", vocab_size, Range<int64_t>{2, 1 << 22});
     v.Field("hidden_size", hidden_size, Range<int64_t>{1, 1 << 17});
     v.Field("intermediate_size", intermediate_size, Range<int64_t>{1, 1 << 19});

@@ -14,17 +14,15 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "absl/types/span.h"
 #include "common/file_util.h"
+#include "common/hash.h"
 #include "common/status.h"
 
 namespace alro::config {
 namespace {
 
 // ---- helpers shared by the visitors
-
-// The model keys a preset sets (ApplyModelPreset), without the "model." prefix.
-constexpr const char* kPresetKeys[] = {"vocab_size", "hidden_size", "intermediate_size", "num_layers", "num_heads",
-                                       "num_kv_heads", "max_seq_len", "rope_theta", "rms_norm_eps"};
 
 size_t EditDistance(absl::string_view a, absl::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -171,7 +169,7 @@ class Reader {
     }
   }
 
-  void Choice(const char* key, std::string& value, std::initializer_list<const char*> allowed) {
+  void Choice(const char* key, std::string& value, absl::Span<const char* const> allowed) {
     known_.push_back(key);
     const YAML::Node child = LeafChild(key);
     if (!child) return;
@@ -225,7 +223,7 @@ class Reader {
   }
 
   void CheckChoice(const YAML::Node& node, const std::string& key, const std::string& value,
-                   std::initializer_list<const char*> allowed) {
+                   absl::Span<const char* const> allowed) {
     std::vector<std::string> options(allowed.begin(), allowed.end());
     if (std::find(options.begin(), options.end(), value) != options.end()) return;
     const std::string guess = DidYouMean(value, options);
@@ -282,7 +280,7 @@ class Writer {
   }
   template <typename T>
   void Field(const char* key, T& value, Range<T>) { Field(key, value); }
-  void Choice(const char* key, std::string& value, std::initializer_list<const char*>) { Field(key, value); }
+  void Choice(const char* key, std::string& value, absl::Span<const char* const>) { Field(key, value); }
   void Choices(const char* key, std::vector<std::string>& v, std::initializer_list<const char*>) { Field(key, v); }
   void Path(const char* key, std::string& value, bool) { Field(key, value); }
 
@@ -304,7 +302,7 @@ class PathChecker {
   }
   template <typename... A>
   void Field(A&&...) {}
-  void Choice(const char*, std::string&, std::initializer_list<const char*>) {}
+  void Choice(const char*, std::string&, absl::Span<const char* const>) {}
   void Choices(const char*, std::vector<std::string>&, std::initializer_list<const char*>) {}
   void Path(const char* key, std::string& value, bool is_dir) {
     if (value.empty()) return;
@@ -340,7 +338,7 @@ class RangeChecker {
     what << prefix_ << key << " is " << value << ", outside [" << range.min << ", " << range.max << "]";
     problems_->push_back(what.str());
   }
-  void Choice(const char*, std::string&, std::initializer_list<const char*>) {}
+  void Choice(const char*, std::string&, absl::Span<const char* const>) {}
   void Choices(const char*, std::vector<std::string>&, std::initializer_list<const char*>) {}
   void Path(const char*, std::string&, bool) {}
 
@@ -425,8 +423,8 @@ absl::StatusOr<Config> ParseConfig(absl::string_view yaml_text, absl::string_vie
   ALRO_RETURN_IF_ERROR(ErrorsToStatus(errors, absl::StrCat("invalid configuration ", source)));
   // Shape keys the file leaves to an explicit preset come from that preset.
   if (auto preset = read_origins.find("model.preset");
-      preset != read_origins.end() && config.model.preset != "custom") {
-    for (const char* key : kPresetKeys) {
+      preset != read_origins.end() && config.model.preset != kCustomPreset) {
+    for (const char* key : kModelPresetKeys) {
       read_origins.emplace(absl::StrCat("model.", key),
                            absl::StrCat("model.preset ", config.model.preset, " (", preset->second, ")"));
     }
@@ -553,29 +551,18 @@ absl::Status ValidateConfig(const Config& config, const ValidationContext& conte
 }
 
 bool ApplyModelPreset(absl::string_view preset, ModelConfig* m) {
-  struct Shape {
-    const char* name;
-    int64_t vocab, hidden, intermediate, layers, heads, kv_heads, max_seq;
-    double theta, eps;
-  };
-  static constexpr Shape kPresets[] = {
-      {"tiny", 1024, 64, 176, 2, 4, 2, 1024, 10000.0, 1e-5},
-      {"small", 2048, 256, 704, 4, 8, 4, 1024, 10000.0, 1e-5},
-      {"llama2-7b", 32000, 4096, 11008, 32, 32, 32, 4096, 10000.0, 1e-5},
-      {"llama3-8b", 128256, 4096, 14336, 32, 32, 8, 8192, 500000.0, 1e-5},
-  };
-  if (preset == "custom") return true;
-  for (const Shape& s : kPresets) {
+  if (preset == kCustomPreset) return true;
+  for (const ModelPreset& s : kModelPresets) {
     if (preset != s.name) continue;
-    m->vocab_size = s.vocab;
-    m->hidden_size = s.hidden;
-    m->intermediate_size = s.intermediate;
-    m->num_layers = s.layers;
-    m->num_heads = s.heads;
-    m->num_kv_heads = s.kv_heads;
-    m->max_seq_len = s.max_seq;
-    m->rope_theta = s.theta;
-    m->rms_norm_eps = s.eps;
+    m->vocab_size = s.vocab_size;
+    m->hidden_size = s.hidden_size;
+    m->intermediate_size = s.intermediate_size;
+    m->num_layers = s.num_layers;
+    m->num_heads = s.num_heads;
+    m->num_kv_heads = s.num_kv_heads;
+    m->max_seq_len = s.max_seq_len;
+    m->rope_theta = s.rope_theta;
+    m->rms_norm_eps = s.rms_norm_eps;
     return true;
   }
   return false;
@@ -591,14 +578,6 @@ std::string ConfigToYaml(const Config& config) {
   return std::string(out.c_str()) + "\n";
 }
 
-uint64_t ConfigHash(const Config& config) {
-  // FNV-1a: stable across builds and platforms, unlike std::hash.
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : ConfigToYaml(config)) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+uint64_t ConfigHash(const Config& config) { return Fnv1a(ConfigToYaml(config), kFnv1aAlroOffset); }
 
 }  // namespace alro::config

@@ -64,8 +64,9 @@ void ResolveDerived(Config* config, int64_t world_size);
 /// Gradient-accumulation micro-steps per optimizer step (after ResolveDerived).
 int64_t AccumulationSteps(const Config& config);
 
-/// Overwrites `model`'s shape with a named preset's (tiny, small, llama2-7b,
-/// llama3-8b); "custom" leaves it unchanged. Returns false for unknown names.
+/// Overwrites `model`'s shape with a named preset's (kModelPresets in
+/// config/model_presets.h); "custom" leaves it unchanged. Returns false for
+/// unknown names.
 bool ApplyModelPreset(absl::string_view preset, ModelConfig* model);
 
 /// The effective configuration as YAML (every key, defaults included).

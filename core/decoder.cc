@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/hash.h"
 #include "common/status.h"
 #include "core/activation_checkpoint.h"
 #include "core/attention.h"
@@ -25,14 +26,7 @@ constexpr uint64_t kDropoutSeedStride = 0x9E3779B97F4A7C15ull;
 
 // FNV-1a of a parameter name: each parameter gets its own generator, so its
 // initial value depends only on (seed, name), never on the order or on tp.
-uint64_t NameHash(const std::string& name) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : name) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+uint64_t NameHash(const std::string& name) { return Fnv1a(name, kFnv1aAlroOffset); }
 
 // Calls fn(prefix, linear) for every column-parallel projection and
 // fr(prefix, linear) for every row-parallel one.

@@ -16,6 +16,7 @@
 #include "common/status.h"
 #include "core/hf_config.h"
 #include "core/safetensors.h"
+#include "distributed/agreement.h"
 
 namespace alro::core {
 namespace {
@@ -215,12 +216,12 @@ absl::Status SaveHfCheckpoint(const std::string& dir, Decoder& model, const HfSa
       if (bytes.ok()) note(WriteFileAtomically(JoinPath(dir, kTokenizerFile), *bytes));
     }
   }
-  // Every rank learns whether rank 0 succeeded.
-  at::Tensor failed = at::full({1}, status.ok() ? 0 : 1, at::TensorOptions().dtype(at::kInt));
-  grid.world().Broadcast(failed, 0);
+  // Every rank learns whether the writer succeeded.
+  const int failed = dist::FirstFailedRank(grid.world(), !status.ok());
   if (!status.ok()) return Annotate(status, absl::StrCat("saving Hugging Face checkpoint to ", dir));
-  if (failed.item<int>() != 0) {
-    return absl::InternalError(absl::StrCat("rank 0 failed to save the checkpoint to ", dir, "; see its log"));
+  if (failed >= 0) {
+    return absl::InternalError(
+        absl::StrCat("rank ", failed, " failed to save the checkpoint to ", dir, "; see its log"));
   }
   if (writer) ALRO_LOG(INFO) << "saved Hugging Face checkpoint to " << dir;
   return absl::OkStatus();

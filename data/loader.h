@@ -85,8 +85,6 @@ class Loader {
 
   /// Stream position of the next global batch.
   int64_t position() const;
-  /// Epoch of the next global batch's first list.
-  int64_t epoch() const { return position() / split_->size(); }
   /// Lists per step across all data-parallel ranks.
   int64_t global_batch_size() const { return options_.micro_batch_size * options_.dp_size; }
   /// Records that were skipped (on_corrupt=skip), with their reasons.
@@ -123,7 +121,8 @@ class Loader {
 absl::StatusOr<std::shared_ptr<const Tokenizer>> OpenTokenizer(const config::Config& config);
 
 /// A renderer for the job's prompt and tokenizer; prompts are kept within
-/// model.max_seq_len.
+/// model.max_seq_len. The one start-up check that the tokenizer fits
+/// model.vocab_size (a user error naming both otherwise).
 absl::StatusOr<std::shared_ptr<const PromptRenderer>> OpenRenderer(const config::Config& config);
 
 /// The training loader of data-parallel rank `dp_rank` of `dp_size`, from

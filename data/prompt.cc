@@ -10,8 +10,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "common/status.h"
-#include "data/converters/csv.h"
 #include "data/random.h"
+#include "data/utf8.h"
 
 namespace alro::data {
 namespace {

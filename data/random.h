@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "common/hash.h"
 
 namespace alro::data {
 
@@ -25,11 +26,7 @@ inline uint64_t Mix64(uint64_t x) {
 inline uint64_t HashCombine(uint64_t a, uint64_t b) { return Mix64(a ^ Mix64(b)); }
 
 /// FNV-1a of `s`, mixed: a stable hash of a string on every platform.
-inline uint64_t HashString(absl::string_view s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (const char c : s) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
-  return Mix64(h);
-}
+inline uint64_t HashString(absl::string_view s) { return Mix64(Fnv1a(s)); }
 
 /// SplitMix64 generator: state is one uint64, so it serialises trivially.
 class Rng {

@@ -1,5 +1,5 @@
 // distributed/grad_sync.cc: bucketed gradient averaging, the coalesced
-// parameter broadcast and the start-up consistency check (grad_sync.h).
+// parameter broadcast and the parameter-shape fingerprint (grad_sync.h).
 #include "distributed/grad_sync.h"
 
 #include <torch/csrc/autograd/custom_function.h>
@@ -9,8 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
+#include "common/hash.h"
 #include "common/status.h"
 #include "distributed/watchdog.h"
 
@@ -36,17 +35,6 @@ void PackBucket(const GradBucket& bucket, const std::vector<at::Tensor>& params,
 
 at::Tensor NewFlatBuffer(const GradBucket& bucket, const std::vector<at::Tensor>& params) {
   return at::empty({bucket.numel}, params[bucket.param_indices.front()].options().dtype(bucket.dtype));
-}
-
-// 64-bit FNV-1a, for the shape fingerprint.
-constexpr uint64_t kFnvOffset = 1469598103934665603ull;
-constexpr uint64_t kFnvPrime = 1099511628211ull;
-uint64_t FnvMix(uint64_t h, int64_t v) {
-  for (int i = 0; i < 8; ++i) {
-    h ^= static_cast<uint64_t>(v >> (8 * i)) & 0xffu;
-    h *= kFnvPrime;
-  }
-  return h;
 }
 
 }  // namespace
@@ -90,15 +78,11 @@ struct GradientSynchronizer::BucketState {
   std::unique_ptr<PendingWork> work;  // in-flight all-reduce (overlap mode)
 };
 
-namespace {
-
 // Liveness of a synchronizer as seen by hooks that may outlive it (a graph
 // node keeps its hooks until the node dies).
-struct HookTarget {
+struct internal::GradHookTarget {
   GradientSynchronizer* self = nullptr;
 };
-
-}  // namespace
 
 GradientSynchronizer::GradientSynchronizer(std::vector<at::Tensor> params, Communicator& dp, size_t bucket_bytes)
     : params_(std::move(params)), dp_(dp), buckets_(PlanGradBuckets(params_, bucket_bytes)) {
@@ -115,7 +99,7 @@ GradientSynchronizer::GradientSynchronizer(std::vector<at::Tensor> params, Commu
 GradientSynchronizer::~GradientSynchronizer() {
   // Finish anything in flight, then make surviving hooks inert.
   for (auto& state : state_) state->work.reset();
-  if (hook_target_) std::static_pointer_cast<HookTarget>(hook_target_)->self = nullptr;
+  if (hook_target_) hook_target_->self = nullptr;
 }
 
 namespace {
@@ -124,7 +108,8 @@ namespace {
 // this backward's contribution.
 class GradReadyHook : public torch::autograd::FunctionPostHook {
  public:
-  GradReadyHook(std::shared_ptr<HookTarget> target, size_t index, void (*notify)(GradientSynchronizer*, size_t))
+  GradReadyHook(std::shared_ptr<internal::GradHookTarget> target, size_t index,
+                void (*notify)(GradientSynchronizer*, size_t))
       : target_(std::move(target)), index_(index), notify_(notify) {}
   torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
                                             const torch::autograd::variable_list& /*inputs*/) override {
@@ -133,7 +118,7 @@ class GradReadyHook : public torch::autograd::FunctionPostHook {
   }
 
  private:
-  std::shared_ptr<HookTarget> target_;
+  std::shared_ptr<internal::GradHookTarget> target_;
   size_t index_;
   void (*notify_)(GradientSynchronizer*, size_t);
 };
@@ -143,7 +128,7 @@ class GradReadyHook : public torch::autograd::FunctionPostHook {
 void GradientSynchronizer::EnableOverlap() {
   if (overlap_) return;
   overlap_ = true;
-  auto target = std::make_shared<HookTarget>();
+  auto target = std::make_shared<internal::GradHookTarget>();
   target->self = this;
   hook_target_ = target;
   grad_ready_.assign(params_.size(), 0);
@@ -248,56 +233,13 @@ void BroadcastParameters(const std::vector<at::Tensor>& params, Communicator& dp
 }
 
 uint64_t HashParameterShapes(const std::vector<at::Tensor>& params) {
-  uint64_t h = FnvMix(kFnvOffset, static_cast<int64_t>(params.size()));
+  uint64_t h = Fnv1aExtend(kFnv1aAlroOffset, static_cast<int64_t>(params.size()));
   for (const at::Tensor& p : params) {
-    h = FnvMix(h, static_cast<int64_t>(p.scalar_type()));
-    h = FnvMix(h, p.dim());
-    for (int64_t s : p.sizes()) h = FnvMix(h, s);
+    h = Fnv1aExtend(h, static_cast<int64_t>(p.scalar_type()));
+    h = Fnv1aExtend(h, p.dim());
+    for (int64_t s : p.sizes()) h = Fnv1aExtend(h, s);
   }
   return h;
-}
-
-absl::Status CheckConsistency(Communicator& world, uint64_t config_hash, const std::vector<at::Tensor>& params,
-                              uint64_t data_manifest_hash, int shape_group) {
-  // One row per rank: the fields below, exchanged with one all-gather.
-  enum Field { kConfig, kManifest, kShapes, kGroup, kNumParams, kNumFields };
-  at::Tensor mine = at::empty({kNumFields}, at::kLong);
-  int64_t* m = mine.data_ptr<int64_t>();
-  m[kConfig] = static_cast<int64_t>(config_hash);
-  m[kManifest] = static_cast<int64_t>(data_manifest_hash);
-  m[kShapes] = static_cast<int64_t>(HashParameterShapes(params));
-  m[kGroup] = shape_group;
-  m[kNumParams] = static_cast<int64_t>(params.size());
-  const at::Tensor all = world.AllGather(mine, 0).view({world.size(), kNumFields});
-  auto row = [&](int r) { return all[r].data_ptr<int64_t>(); };
-
-  std::vector<std::string> problems;
-  auto hex = [](int64_t v) { return absl::StrFormat("0x%016x", static_cast<uint64_t>(v)); };
-  for (int r = 1; r < world.size(); ++r) {
-    if (row(r)[kConfig] != row(0)[kConfig]) {
-      problems.push_back(absl::StrCat("rank ", r, " has configuration hash ", hex(row(r)[kConfig]), ", rank 0 has ",
-                                      hex(row(0)[kConfig])));
-    }
-    if (row(r)[kManifest] != row(0)[kManifest]) {
-      problems.push_back(absl::StrCat("rank ", r, " has data manifest hash ", hex(row(r)[kManifest]),
-                                      ", rank 0 has ", hex(row(0)[kManifest])));
-    }
-  }
-  for (int r = 0; r < world.size(); ++r) {
-    int first = 0;
-    while (row(first)[kGroup] != row(r)[kGroup]) ++first;
-    if (first != r && row(r)[kShapes] != row(first)[kShapes]) {
-      problems.push_back(absl::StrCat("rank ", r, " has parameter shapes ", hex(row(r)[kShapes]), " (",
-                                      row(r)[kNumParams], " tensors), rank ", first, " has ", hex(row(first)[kShapes]),
-                                      " (", row(first)[kNumParams], " tensors)"));
-    }
-  }
-  if (problems.empty()) return absl::OkStatus();
-  return UserError(absl::StatusCode::kFailedPrecondition,
-                   absl::StrCat("start-up consistency check failed across ", world.size(), " ranks: ",
-                                absl::StrJoin(problems, "; ")),
-                   "every rank must run the same alro build with the same config file, --set overrides and data "
-                   "directory (shared storage, not per-node copies that differ)");
 }
 
 }  // namespace alro::dist

@@ -1,5 +1,6 @@
 // distributed/grad_sync.h: data-parallel gradient averaging, the initial
-// parameter broadcast, and the start-up consistency check.
+// parameter broadcast, and the parameter-shape fingerprint that the start-up
+// consistency check compares (train/run_consistency.h).
 //
 // Gradients are packed into flat buckets (default 25 MiB, config key
 // parallel.bucket_mb) and each bucket is averaged with one all-reduce over the
@@ -30,7 +31,15 @@
 #include "absl/status/status.h"
 #include "distributed/communicator.h"
 
+namespace torch::autograd {
+struct Node;  // an autograd graph node (torch/csrc/autograd/function.h)
+}  // namespace torch::autograd
+
 namespace alro::dist {
+namespace internal {
+/// What gradient hooks call back (grad_sync.cc); outlives the synchronizer.
+struct GradHookTarget;
+}  // namespace internal
 
 /// Default bucket size: 25 MiB, PyTorch DDP's and Megatron's default.
 inline constexpr size_t kDefaultBucketBytes = size_t{25} << 20;
@@ -96,8 +105,8 @@ class GradientSynchronizer {
   bool overlap_ = false;
   bool sync_enabled_ = true;
   std::vector<char> grad_ready_;                   // per parameter, this pass (overlap mode)
-  std::shared_ptr<void> hook_target_;              // what hooks call; cleared on destruction
-  std::vector<std::shared_ptr<void>> accumulators_;  // keeps the hooked autograd nodes alive
+  std::shared_ptr<internal::GradHookTarget> hook_target_;  // what hooks call; cleared on destruction
+  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;  // keeps the hooked autograd nodes alive
 };
 
 /// Copies data-parallel rank `root`'s values of `params` into every other
@@ -108,16 +117,4 @@ void BroadcastParameters(const std::vector<at::Tensor>& params, Communicator& dp
 
 /// A stable hash of the parameters' dtypes and shapes, in order.
 uint64_t HashParameterShapes(const std::vector<at::Tensor>& params);
-
-/// Start-up check that every rank of `world` runs the same job: the same
-/// configuration hash (config::ConfigHash), the same data manifest hash, and
-/// the same parameter shapes among ranks that hold the same shards (ranks
-/// with equal `shape_group`; pass the tp_rank, since different tensor-parallel
-/// ranks legitimately hold different shards). Returns the same error on every
-/// rank, naming the first rank that differs from rank 0 (or from the lowest
-/// rank of its shape group) and both values. Collective over `world`.
-absl::Status CheckConsistency(Communicator& world, uint64_t config_hash,
-                              const std::vector<at::Tensor>& params, uint64_t data_manifest_hash,
-                              int shape_group = 0);
-
 }  // namespace alro::dist

@@ -19,20 +19,13 @@
 #include "distributed/runtime.h"
 #include "launch/command_util.h"
 #include "launch/commands.h"
-#include "train/checkpoint.h"
+#include "train/checkpoint_dirs.h"
+#include "train/checkpoint_reader.h"
+#include "train/checkpoint_reshard.h"
 #include "train/model_loading.h"
 
 namespace alro::launch {
 namespace {
-
-// A checkpoint directory, or the newest complete checkpoint under a root.
-absl::StatusOr<train::CheckpointReader> OpenCheckpoint(const std::string& path) {
-  if (!PathExists(JoinPath(path, "manifest.json"))) {
-    const std::vector<int64_t> steps = train::ListCompleteCheckpoints(path);
-    if (!steps.empty()) return train::CheckpointReader::Open(train::CheckpointPath(path, steps.back()));
-  }
-  return train::CheckpointReader::Open(path);
-}
 
 std::string Shape(const std::vector<int64_t>& shape) { return absl::StrCat("[", absl::StrJoin(shape, ", "), "]"); }
 
@@ -127,7 +120,8 @@ int RunCkpt(int argc, char** argv) {
   if (action != "inspect" && action != "reshard" && action != "export") {
     return ReportStatus("ckpt", InvalidArgument("unknown action '" + action + "'", "use inspect, reshard or export"));
   }
-  absl::StatusOr<train::CheckpointReader> reader = OpenCheckpoint(command_line.GetPositional("dir"));
+  absl::StatusOr<train::CheckpointReader> reader =
+      train::CheckpointReader::Open(train::ResolveCheckpointDir(command_line.GetPositional("dir")));
   if (!reader.ok()) return ReportStatus("ckpt " + action, reader.status());
   if (action == "inspect") return Inspect(*reader, command_line.GetSwitch("all"), command_line.GetSwitch("json"));
   const std::string out = command_line.Get("out");

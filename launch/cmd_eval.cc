@@ -21,13 +21,11 @@
 #include "data/dataset.h"
 #include "data/eval_reader.h"
 #include "data/loader.h"
-#include "distributed/device.h"
 #include "distributed/process_grid.h"
 #include "distributed/runtime.h"
 #include "launch/command_util.h"
 #include "launch/commands.h"
 #include "losses/metrics.h"
-#include "train/checkpoint.h"
 #include "train/evaluator.h"
 #include "train/model_loading.h"
 #include "train/reference_rankers.h"
@@ -141,6 +139,9 @@ void PrintTable(const std::vector<std::pair<std::string, nlohmann::ordered_json>
   std::printf("\n");
 }
 
+// The work of `alro eval` once its flags are parsed (defined below RunEval).
+absl::Status Eval(const cli::CommandLine& command_line, int argc, char** argv);
+
 }  // namespace
 
 int RunEval(int argc, char** argv) {
@@ -162,86 +163,74 @@ int RunEval(int argc, char** argv) {
       .Flag("output", "", "write every list's ranking as JSONL here")
       .Flag("json", "", "write the metrics as JSON here");
   if (int code = ParseOrExit(command_line, argc, argv); code >= 0) return code;
+  return ReportStatus("eval", Eval(command_line, argc, argv));
+}
+
+namespace {
+
+// The work of `alro eval` once its flags are parsed.
+absl::Status Eval(const cli::CommandLine& command_line, int argc, char** argv) {
   if (command_line.Get("checkpoint").empty()) {
-    return ReportStatus("eval", InvalidArgument("--checkpoint is required", "e.g. --checkpoint runs/tiny/checkpoints"));
+    return InvalidArgument("--checkpoint is required", "e.g. --checkpoint runs/tiny/checkpoints");
   }
-  absl::StatusOr<int64_t> tp = command_line.GetInt("tp");
-  absl::StatusOr<int64_t> lists = command_line.GetInt("lists");
-  absl::StatusOr<int64_t> micro = command_line.GetInt("micro-batch");
-  absl::StatusOr<int64_t> seed = command_line.GetInt("seed");
-  absl::StatusOr<int64_t> orders = command_line.GetInt("orders");
-  for (const absl::Status& s : {tp.status(), lists.status(), micro.status(), seed.status(), orders.status()})
-    if (!s.ok()) return ReportStatus("eval", s);
-  if (*orders < 1) return ReportStatus("eval", InvalidArgument("--orders must be at least 1", "1 = the stored order only"));
-  absl::StatusOr<train::RankMode> mode = train::ParseRankMode(command_line.Get("mode"), "--mode");
-  if (!mode.ok()) return ReportStatus("eval", mode.status());
+  ALRO_ASSIGN_OR_RETURN(const int64_t tp, command_line.GetInt("tp"));
+  ALRO_ASSIGN_OR_RETURN(const int64_t lists, command_line.GetInt("lists"));
+  ALRO_ASSIGN_OR_RETURN(const int64_t micro, command_line.GetInt("micro-batch"));
+  ALRO_ASSIGN_OR_RETURN(const int64_t seed, command_line.GetInt("seed"));
+  ALRO_ASSIGN_OR_RETURN(const int64_t orders, command_line.GetInt("orders"));
+  if (orders < 1) return InvalidArgument("--orders must be at least 1", "1 = the stored order only");
+  ALRO_ASSIGN_OR_RETURN(const train::RankMode mode, train::ParseRankMode(command_line.Get("mode"), "--mode"));
 
   dist::MpiRuntime mpi(&argc, &argv);
   const bool leader = mpi.world_rank() == 0;
-  std::string dir = command_line.Get("checkpoint");
-  if (!PathExists(JoinPath(dir, "manifest.json"))) {
-    const std::vector<int64_t> steps = train::ListCompleteCheckpoints(dir);
-    if (!steps.empty()) dir = train::CheckpointPath(dir, steps.back());
-  }
-  absl::StatusOr<train::CheckpointReader> reader = train::CheckpointReader::Open(dir);
-  if (!reader.ok()) return ReportStatus("eval", reader.status());
-  std::vector<std::string> overrides = command_line.GetAll("set");
-  overrides.push_back(absl::StrCat("logging.eval_lists=", *lists));
-  overrides.push_back(absl::StrCat("schedule.micro_batch_size=", *micro));
-  absl::StatusOr<config::Config> cfg = train::ConfigFromCheckpoint(*reader, mpi.world_size(), *tp, overrides);
-  if (!cfg.ok()) return ReportStatus("eval", cfg.status());
-  absl::StatusOr<dist::ProcessGrid> grid = dist::ProcessGrid::Create(MPI_COMM_WORLD, *tp);
-  if (!grid.ok()) return ReportStatus("eval", grid.status());
-  absl::StatusOr<c10::Device> device = dist::SelectDevice(cfg->parallel.device, mpi.local_rank());
-  if (!device.ok()) return ReportStatus("eval", device.status());
-  absl::StatusOr<std::shared_ptr<core::Decoder>> model =
-      train::LoadModelFromCheckpoint(*reader, cfg->model, *grid, *device);
-  if (!model.ok()) return ReportStatus("eval", model.status());
-  absl::StatusOr<std::shared_ptr<const data::PromptRenderer>> renderer = data::OpenRenderer(*cfg);
-  if (!renderer.ok()) return ReportStatus("eval", renderer.status());
-  if (absl::Status same = train::CheckCheckpointTokenizer(*reader, (*renderer)->tokenizer()); !same.ok()) {
-    return ReportStatus("eval", same);
-  }
+  train::TrainedModelRequest load{.checkpoint = command_line.Get("checkpoint"),
+                                  .world_size = mpi.world_size(),
+                                  .local_rank = mpi.local_rank(),
+                                  .tensor_parallel = tp,
+                                  .overrides = command_line.GetAll("set")};
+  load.overrides.push_back(absl::StrCat("logging.eval_lists=", lists));
+  load.overrides.push_back(absl::StrCat("schedule.micro_batch_size=", micro));
+  ALRO_ASSIGN_OR_RETURN(train::TrainedModel trained, train::LoadTrainedModel(load));
+  const config::Config& cfg = trained.config;
+  dist::ProcessGrid& grid = *trained.grid;
+  const std::string& dir = trained.checkpoint.dir();
   const std::string split = command_line.Get("split");
-  absl::StatusOr<std::unique_ptr<data::EvalReader>> eval_reader =
-      data::OpenEvalReader(*cfg, *renderer, grid->dp_rank(), grid->dp_size(), split, *orders - 1);
-  if (!eval_reader.ok()) return ReportStatus("eval", eval_reader.status());
+  ALRO_ASSIGN_OR_RETURN(std::unique_ptr<data::EvalReader> eval_reader,
+                        data::OpenEvalReader(cfg, trained.renderer, grid.dp_rank(), grid.dp_size(), split, orders - 1));
 
   train::EvalSettings settings;
-  settings.mode = *mode;
-  settings.ks = cfg->logging.ndcg_k;
-  settings.orders = *orders;
+  settings.mode = mode;
+  settings.ks = cfg.logging.ndcg_k;
+  settings.orders = orders;
   const bool baselines = command_line.GetSwitch("baselines");
   settings.keep_rankings = baselines || !command_line.Get("output").empty();
   if (leader) {
     std::printf("evaluating %s (step %lld) on split '%s': %lld lists, dp %d x tp %d, mode %s\n", dir.c_str(),
-                (long long)reader->step(), split.c_str(), (long long)(*eval_reader)->num_lists(), grid->dp_size(),
-                grid->tp_size(), command_line.Get("mode").c_str());
+                (long long)trained.checkpoint.step(), split.c_str(), (long long)eval_reader->num_lists(),
+                grid.dp_size(), grid.tp_size(), command_line.Get("mode").c_str());
     std::fflush(stdout);
   }
-  absl::StatusOr<train::EvalResult> result = train::Evaluate(**model, **eval_reader, *grid, settings);
-  if (!result.ok()) return ReportStatus("eval", result.status());
-  if (!leader) return kExitOk;
+  ALRO_ASSIGN_OR_RETURN(train::EvalResult result, train::Evaluate(*trained.model, *eval_reader, grid, settings));
+  if (!leader) return absl::OkStatus();
 
-  nlohmann::ordered_json out = {{"checkpoint", dir}, {"step", reader->step()}, {"split", split},
-                                {"mode", command_line.Get("mode")}, {"model", result->summary}};
-  std::vector<std::pair<std::string, nlohmann::ordered_json>> columns = {{"alro", result->summary}};
-  if (result->summary.contains("bootstrap")) {
-    columns.emplace_back(absl::StrCat("bootstrap", settings.orders), result->summary["bootstrap"]);
+  nlohmann::ordered_json out = {{"checkpoint", dir}, {"step", trained.checkpoint.step()}, {"split", split},
+                                {"mode", command_line.Get("mode")}, {"model", result.summary}};
+  std::vector<std::pair<std::string, nlohmann::ordered_json>> columns = {{"alro", result.summary}};
+  if (result.summary.contains("bootstrap")) {
+    columns.emplace_back(absl::StrCat("bootstrap", settings.orders), result.summary["bootstrap"]);
   }
   if (baselines) {
     losses::MetricsOptions options;
     options.ks = settings.ks;
-    auto refs = Baselines(*cfg, split, result->rankings, options, static_cast<uint64_t>(*seed));
-    if (!refs.ok()) return ReportStatus("eval", refs.status());
-    for (const auto& [name, summary] : *refs) {
+    ALRO_ASSIGN_OR_RETURN(auto refs, Baselines(cfg, split, result.rankings, options, static_cast<uint64_t>(seed)));
+    for (const auto& [name, summary] : refs) {
       out[name] = summary;
       columns.emplace_back(name, summary);
     }
   }
   PrintTable(columns, settings.ks);
-  if (settings.orders > 1 && result->summary.contains("position_bias")) {
-    const nlohmann::ordered_json& bias = result->summary["position_bias"];
+  if (settings.orders > 1 && result.summary.contains("position_bias")) {
+    const nlohmann::ordered_json& bias = result.summary["position_bias"];
     std::printf("\nposition bias over %lld orders per list:", (long long)settings.orders);
     for (auto it = bias.begin(); it != bias.end(); ++it) {
       if (it.value().is_number()) std::printf("  %s %.4f", it.key().c_str(), it.value().get<double>());
@@ -250,15 +239,15 @@ int RunEval(int argc, char** argv) {
   }
   if (!command_line.Get("output").empty()) {
     std::string text;
-    for (const train::RankedList& r : result->rankings) text += train::RankingJsonLine(r) + "\n";
-    const absl::Status s = WriteFileAtomically(command_line.Get("output"), text);
-    if (!s.ok()) return ReportStatus("eval", s);
+    for (const train::RankedList& r : result.rankings) text += train::RankingJsonLine(r) + "\n";
+    ALRO_RETURN_IF_ERROR(WriteFileAtomically(command_line.Get("output"), text));
   }
   if (!command_line.Get("json").empty()) {
-    const absl::Status s = WriteFileAtomically(command_line.Get("json"), out.dump(2) + "\n");
-    if (!s.ok()) return ReportStatus("eval", s);
+    ALRO_RETURN_IF_ERROR(WriteFileAtomically(command_line.Get("json"), out.dump(2) + "\n"));
   }
-  return kExitOk;
+  return absl::OkStatus();
 }
+
+}  // namespace
 
 }  // namespace alro::launch

@@ -40,12 +40,11 @@
 #include "data/list_example.pb.h"
 #include "data/loader.h"
 #include "data/rank_request.h"
-#include "distributed/device.h"
+#include "distributed/agreement.h"
 #include "distributed/process_grid.h"
 #include "distributed/runtime.h"
 #include "launch/command_util.h"
 #include "launch/commands.h"
-#include "train/checkpoint.h"
 #include "train/evaluator.h"
 #include "train/model_loading.h"
 
@@ -114,6 +113,9 @@ absl::StatusOr<std::vector<std::pair<int64_t, double>>> RankRequest(core::Decode
   return out;
 }
 
+// The work of `alro rank` once its flags are parsed (defined below RunRank).
+absl::Status Rank(const cli::CommandLine& command_line, int argc, char** argv);
+
 }  // namespace
 
 int RunRank(int argc, char** argv) {
@@ -129,87 +131,75 @@ int RunRank(int argc, char** argv) {
       .Flag("tp", "1", "tensor-parallel size; under mpirun -np N the N / tp replicas share the requests")
       .Repeated("set", "override a key of the checkpoint's configuration, e.g. --set data.dir=...");
   if (int code = ParseOrExit(command_line, argc, argv); code >= 0) return code;
+  const absl::Status status = Rank(command_line, argc, argv);
+  // Another rank's failure (dist::AgreeOnStatus) is reported by that rank.
+  if (status.code() == absl::StatusCode::kAborted) return kExitFailure;
+  return ReportStatus("rank", status);
+}
+
+namespace {
+
+// The work of `alro rank` once its flags are parsed.
+absl::Status Rank(const cli::CommandLine& command_line, int argc, char** argv) {
   if (command_line.Get("checkpoint").empty() || command_line.Get("input").empty()) {
-    return ReportStatus("rank", InvalidArgument("--checkpoint and --input are required"));
+    return InvalidArgument("--checkpoint and --input are required");
   }
-  absl::StatusOr<int64_t> tp = command_line.GetInt("tp");
-  absl::StatusOr<int64_t> bootstrap = command_line.GetInt("bootstrap");
-  absl::StatusOr<int64_t> seed = command_line.GetInt("seed");
-  for (const absl::Status& s : {tp.status(), bootstrap.status(), seed.status()})
-    if (!s.ok()) return ReportStatus("rank", s);
-  absl::StatusOr<train::RankMode> mode = train::ParseRankMode(command_line.Get("mode"), "--mode");
-  if (!mode.ok()) return ReportStatus("rank", mode.status());
+  ALRO_ASSIGN_OR_RETURN(const int64_t tp, command_line.GetInt("tp"));
+  ALRO_ASSIGN_OR_RETURN(const int64_t bootstrap, command_line.GetInt("bootstrap"));
+  ALRO_ASSIGN_OR_RETURN(const int64_t seed, command_line.GetInt("seed"));
+  ALRO_ASSIGN_OR_RETURN(const train::RankMode mode, train::ParseRankMode(command_line.Get("mode"), "--mode"));
 
   dist::MpiRuntime mpi(&argc, &argv);
-  if (mpi.world_size() % *tp != 0) {
-    return ReportStatus("rank", InvalidArgument(absl::StrCat("--tp ", *tp, " does not divide the job's ",
-                                                             mpi.world_size(), " ranks"),
-                                                "start it with mpirun -np <a multiple of tp>"));
+  if (mpi.world_size() % tp != 0) {
+    return InvalidArgument(absl::StrCat("--tp ", tp, " does not divide the job's ", mpi.world_size(), " ranks"),
+                           "start it with mpirun -np <a multiple of tp>");
   }
-  std::string dir = command_line.Get("checkpoint");
-  if (!PathExists(JoinPath(dir, "manifest.json"))) {
-    const std::vector<int64_t> steps = train::ListCompleteCheckpoints(dir);
-    if (!steps.empty()) dir = train::CheckpointPath(dir, steps.back());
-  }
-  absl::StatusOr<train::CheckpointReader> reader = train::CheckpointReader::Open(dir);
-  if (!reader.ok()) return ReportStatus("rank", reader.status());
-  absl::StatusOr<config::Config> cfg =
-      train::ConfigFromCheckpoint(*reader, mpi.world_size(), *tp, command_line.GetAll("set"));
-  if (!cfg.ok()) return ReportStatus("rank", cfg.status());
-  absl::StatusOr<dist::ProcessGrid> grid = dist::ProcessGrid::Create(MPI_COMM_WORLD, *tp);
-  if (!grid.ok()) return ReportStatus("rank", grid.status());
-  {
-    // Rank 0 writes the answers at the end: check now that it can, so an
-    // unwritable path does not cost the whole run; every rank learns it.
-    absl::Status writable = mpi.world_rank() == 0 ? CheckOutputWritable(command_line.Get("output"))
-                                                  : absl::OkStatus();
-    at::Tensor failed_check = at::full({1}, writable.ok() ? 0 : 1, at::kInt);
-    grid->world().AllReduce(failed_check, dist::ReduceOp::kMax);
-    if (!writable.ok()) return ReportStatus("rank", writable);
-    if (failed_check.item<int>() != 0) return kExitFailure;
-  }
-  absl::StatusOr<c10::Device> device = dist::SelectDevice(cfg->parallel.device, mpi.local_rank());
-  if (!device.ok()) return ReportStatus("rank", device.status());
-  absl::StatusOr<std::shared_ptr<core::Decoder>> model =
-      train::LoadModelFromCheckpoint(*reader, cfg->model, *grid, *device);
-  if (!model.ok()) return ReportStatus("rank", model.status());
-  absl::StatusOr<std::shared_ptr<const data::PromptRenderer>> renderer = data::OpenRenderer(*cfg);
-  if (!renderer.ok()) return ReportStatus("rank", renderer.status());
-  if (absl::Status same = train::CheckCheckpointTokenizer(*reader, (*renderer)->tokenizer()); !same.ok()) {
-    return ReportStatus("rank", same);
-  }
-  absl::StatusOr<std::string> input = ReadFileToString(command_line.Get("input"));
-  if (!input.ok()) return ReportStatus("rank", input.status());
+  const std::string output = command_line.Get("output");
+  train::TrainedModelRequest load{.checkpoint = command_line.Get("checkpoint"),
+                                  .world_size = mpi.world_size(),
+                                  .local_rank = mpi.local_rank(),
+                                  .tensor_parallel = tp,
+                                  .overrides = command_line.GetAll("set")};
+  // Rank 0 writes the answers at the end: check before loading the model
+  // that it can, so an unwritable path does not cost the whole run; every
+  // rank learns it.
+  load.before_model = [&](dist::ProcessGrid& grid) {
+    const absl::Status writable = mpi.world_rank() == 0 ? CheckOutputWritable(output) : absl::OkStatus();
+    return dist::AgreeOnStatus(grid.world(), writable, "checking --output " + output);
+  };
+  ALRO_ASSIGN_OR_RETURN(train::TrainedModel trained, train::LoadTrainedModel(load));
+  dist::ProcessGrid& grid = *trained.grid;
+  ALRO_ASSIGN_OR_RETURN(const std::string input, ReadFileToString(command_line.Get("input")));
 
   // Every rank parses every request, so a bad line fails on all ranks alike.
-  const std::vector<std::string>& identifiers = cfg->prompt.identifiers;
+  const std::vector<std::string>& identifiers = trained.config.prompt.identifiers;
   std::vector<Request> requests;
   std::vector<size_t> line_numbers;
   size_t line_number = 0, start = 0;
-  while (start < input->size()) {
-    size_t end = input->find('\n', start);
-    if (end == std::string::npos) end = input->size();
-    const std::string line = input->substr(start, end - start);
+  while (start < input.size()) {
+    size_t end = input.find('\n', start);
+    if (end == std::string::npos) end = input.size();
+    const std::string line = input.substr(start, end - start);
     start = end + 1;
     ++line_number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    absl::StatusOr<Request> request =
-        data::ParseRankRequest(line, absl::StrCat(command_line.Get("input"), ":", line_number), identifiers.size());
-    if (!request.ok()) return ReportStatus("rank", request.status());
-    requests.push_back(std::move(*request));
+    ALRO_ASSIGN_OR_RETURN(
+        Request request,
+        data::ParseRankRequest(line, absl::StrCat(command_line.Get("input"), ":", line_number), identifiers.size()));
+    requests.push_back(std::move(request));
     line_numbers.push_back(line_number);
   }
 
   // This replica's share, as JSON answer lines.
-  const size_t dp = static_cast<size_t>(grid->dp_size());
+  const size_t dp = static_cast<size_t>(grid.dp_size());
   std::vector<std::string> answers;
   absl::Status failure;
-  for (size_t i = static_cast<size_t>(grid->dp_rank()); i < requests.size(); i += dp) {
+  for (size_t i = static_cast<size_t>(grid.dp_rank()); i < requests.size(); i += dp) {
     const Request& request = requests[i];
-    std::seed_seq request_seed{static_cast<uint64_t>(*seed), static_cast<uint64_t>(line_numbers[i])};
+    std::seed_seq request_seed{static_cast<uint64_t>(seed), static_cast<uint64_t>(line_numbers[i])};
     std::mt19937_64 rng(request_seed);
     absl::StatusOr<std::vector<std::pair<int64_t, double>>> ranked =
-        RankRequest(**model, **renderer, request, *mode, *bootstrap, rng);
+        RankRequest(*trained.model, *trained.renderer, request, mode, bootstrap, rng);
     if (!ranked.ok()) {
       failure = Annotate(ranked.status(), absl::StrCat(command_line.Get("input"), ":", line_numbers[i]));
       break;
@@ -223,27 +213,25 @@ int RunRank(int argc, char** argv) {
   }
   // A replica that failed stops early; every rank learns it before the
   // gather, so none waits for answers that will not come.
-  at::Tensor failed = at::full({1}, failure.ok() ? 0 : 1, at::kInt);
-  grid->world().AllReduce(failed, dist::ReduceOp::kMax);
-  if (!failure.ok()) return ReportStatus("rank", failure);
-  if (failed.item<int>() != 0) return kExitFailure;
+  ALRO_RETURN_IF_ERROR(dist::AgreeOnStatus(grid.world(), failure, "ranking its requests"));
   // Replica r's answers are requests r, r + dp, ...: interleave them back.
-  const std::vector<std::string> gathered = dist::AllGatherStrings(grid->dp(), answers);
-  if (mpi.world_rank() != 0) return kExitOk;
+  const std::vector<std::string> gathered = dist::AllGatherStrings(grid.dp(), answers);
+  if (mpi.world_rank() != 0) return absl::OkStatus();
   std::vector<size_t> first_of_replica(dp + 1, 0);
   for (size_t r = 0; r < dp; ++r) first_of_replica[r + 1] = first_of_replica[r] + (requests.size() + dp - 1 - r) / dp;
   std::ofstream file;
-  const bool to_stdout = command_line.Get("output") == "-";
-  if (!to_stdout) file.open(command_line.Get("output"));
+  const bool to_stdout = output == "-";
+  if (!to_stdout) file.open(output);
   std::ostream& out = to_stdout ? std::cout : file;
   for (size_t i = 0; i < requests.size(); ++i) out << gathered.at(first_of_replica[i % dp] + i / dp) << "\n";
   out.flush();
   if (!out) {
-    return ReportStatus("rank", UserError(absl::StatusCode::kPermissionDenied,
-                                          "cannot write " + command_line.Get("output"),
-                                          "check that its directory exists and is writable"));
+    return UserError(absl::StatusCode::kPermissionDenied, "cannot write " + output,
+                     "check that its directory exists and is writable");
   }
-  return kExitOk;
+  return absl::OkStatus();
 }
+
+}  // namespace
 
 }  // namespace alro::launch

@@ -24,9 +24,4 @@ int ReportStatus(const std::string& command, const absl::Status& status) {
   return status.code() == absl::StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
 }
 
-int NotImplemented(const std::string& what) {
-  std::fprintf(stderr, "alro %s: not implemented yet in this version of alro.\n", what.c_str());
-  return kExitNotImplemented;
-}
-
 }  // namespace alro::launch

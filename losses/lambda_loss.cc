@@ -16,8 +16,8 @@ absl::StatusOr<LambdaWeighting> ParseLambdaWeighting(absl::string_view name) {
 }
 
 at::Tensor LambdaLossPerList(const at::Tensor& scores, const at::Tensor& ratings, const LambdaLossOptions& options) {
-  TORCH_CHECK(scores.dim() == 2 && scores.sizes() == ratings.sizes(), "LambdaLoss: scores ", scores.sizes(),
-              " and ratings ", ratings.sizes(), " must both be [B, m]");
+  ALRO_CHECK(scores.dim() == 2 && scores.sizes() == ratings.sizes(), "LambdaLoss: scores ", c10::str(scores.sizes()),
+             " and ratings ", c10::str(ratings.sizes()), " must both be [B, m]");
   const at::ScalarType dtype = LossComputeDtype(scores);
   const at::Tensor f = scores.to(dtype);
   const at::Tensor r = ratings.detach().to(dtype);

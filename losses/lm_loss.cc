@@ -3,6 +3,7 @@
 
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "common/status.h"
 #include "losses/pairwise_lambda.h"
 
 namespace alro::losses {
@@ -60,14 +61,14 @@ class VocabParallelCrossEntropyFunction : public torch::autograd::Function<Vocab
 
 at::Tensor VocabParallelCrossEntropy(const at::Tensor& local_logits, const at::Tensor& targets,
                                      int64_t vocab_start, dist::Communicator& tp) {
-  TORCH_CHECK(local_logits.dim() >= 1 && targets.dim() == local_logits.dim() - 1,
-              "VocabParallelCrossEntropy: logits ", local_logits.sizes(), " and targets ", targets.sizes(),
-              " must be [..., Vs] and [...]");
+  ALRO_CHECK(local_logits.dim() >= 1 && targets.dim() == local_logits.dim() - 1,
+             "VocabParallelCrossEntropy: logits ", c10::str(local_logits.sizes()), " and targets ",
+             c10::str(targets.sizes()), " must be [..., Vs] and [...]");
   const int64_t shard_size = local_logits.size(-1);
   const at::Tensor flat_logits = local_logits.reshape({-1, shard_size});
   const at::Tensor flat_targets = targets.reshape({-1}).to(at::kLong);
-  TORCH_CHECK(flat_logits.size(0) == flat_targets.size(0), "VocabParallelCrossEntropy: ", flat_logits.size(0),
-              " rows of logits but ", flat_targets.size(0), " targets");
+  ALRO_CHECK(flat_logits.size(0) == flat_targets.size(0), "VocabParallelCrossEntropy: ", flat_logits.size(0),
+             " rows of logits but ", flat_targets.size(0), " targets");
   const at::Tensor loss = VocabParallelCrossEntropyFunction::apply(flat_logits, flat_targets, vocab_start, &tp);
   return loss.view(targets.sizes());
 }

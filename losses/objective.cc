@@ -4,6 +4,8 @@
 
 #include <ATen/core/grad_mode.h>
 
+#include <iterator>
+
 #include "common/status.h"
 #include "losses/lm_loss.h"
 #include "losses/pairwise_lambda.h"
@@ -29,8 +31,11 @@ at::Tensor ComputeTerm(double weight, F&& compute) {
 
 std::vector<std::pair<std::string, double>> ObjectiveTerms::Report() const {
   auto value = [](const at::Tensor& t) { return t.defined() ? t.item<double>() : 0.0; };
-  return {{"loss", value(total)}, {"lm", value(lm)}, {"sll", value(sll)}, {"psl", value(psl)},
-          {"lambdaloss", value(lambdaloss)}};
+  const at::Tensor* terms[] = {&total, &lm, &sll, &psl, &lambdaloss};
+  static_assert(std::size(terms) == kObjectiveTermNames.size());
+  std::vector<std::pair<std::string, double>> out;
+  for (size_t i = 0; i < kObjectiveTermNames.size(); ++i) out.emplace_back(kObjectiveTermNames[i], value(*terms[i]));
+  return out;
 }
 
 at::Tensor AnswerSlotProbabilities(const at::Tensor& identifier_logits) {
@@ -49,11 +54,11 @@ absl::StatusOr<Objective> Objective::Create(const config::ObjectiveConfig& confi
 }
 
 ObjectiveTerms Objective::Compute(const ObjectiveInputs& in, dist::Communicator& tp) const {
-  TORCH_CHECK(in.identifier_logits.dim() == 3, "Objective: identifier_logits must be [N, m, m], got ",
-              in.identifier_logits.sizes());
+  ALRO_CHECK(in.identifier_logits.dim() == 3, "Objective: identifier_logits must be [N, m, m], got ",
+             c10::str(in.identifier_logits.sizes()));
   const int64_t rows = in.identifier_logits.size(0);
   const int64_t group = 1 + in.copies_per_list;
-  TORCH_CHECK(rows % group == 0, "Objective: ", rows, " rows is not a multiple of 1 + copies = ", group);
+  ALRO_CHECK(rows % group == 0, "Objective: ", rows, " rows is not a multiple of 1 + copies = ", group);
   const at::Tensor Y = AnswerSlotProbabilities(in.identifier_logits);
   const at::TensorOptions options = Y.options();
   const at::Tensor weights = in.row_weights.defined() ? in.row_weights.to(options.dtype()).reshape({rows})
@@ -69,7 +74,7 @@ ObjectiveTerms Objective::Compute(const ObjectiveInputs& in, dist::Communicator&
       return WeightedMean(per_token.sum(1) / counted, weights.to(per_token.scalar_type()));
     });
   } else {
-    TORCH_CHECK(c.lm_weight == 0.0, "Objective: lm_weight is ", c.lm_weight, " but no answer_logits were given");
+    ALRO_CHECK(c.lm_weight == 0.0, "Objective: lm_weight is ", c.lm_weight, " but no answer_logits were given");
     terms.lm = at::zeros({}, options);
   }
 
@@ -83,7 +88,7 @@ ObjectiveTerms Objective::Compute(const ObjectiveInputs& in, dist::Communicator&
   });
 
   if (in.copies_per_list > 0) {
-    TORCH_CHECK(in.permutations.defined(), "Objective: copies_per_list > 0 needs permutations");
+    ALRO_CHECK(in.permutations.defined(), "Objective: copies_per_list > 0 needs permutations");
     terms.psl = ComputeTerm(c.psl_weight, [&] {
       const int64_t lists = rows / group, m = Y.size(1);
       const at::Tensor by_item = MapColumnsToItems(Y, in.permutations).view({lists, group, m, m});

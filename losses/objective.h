@@ -11,6 +11,7 @@
 // A term whose weight is 0 is still computed for reporting, without autograd.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -56,6 +57,11 @@ struct ObjectiveInputs {
   at::Tensor row_weights;
 };
 
+/// Names of the objective's reported terms, in ObjectiveTerms::Report()'s
+/// order: "loss" is the weighted total. Logs, metrics JSONL and the
+/// trainer's all-reduced step vector use these names and this order.
+inline constexpr std::array<const char*, 5> kObjectiveTermNames = {"loss", "lm", "sll", "psl", "lambdaloss"};
+
 /// The objective and its terms (scalars). `total` carries the gradient.
 struct ObjectiveTerms {
   at::Tensor total;
@@ -64,8 +70,8 @@ struct ObjectiveTerms {
   at::Tensor psl;
   at::Tensor lambdaloss;
 
-  /// {"loss", total}, {"lm", ...}, {"sll", ...}, {"psl", ...},
-  /// {"lambdaloss", ...} as doubles, for logs and metrics JSONL.
+  /// (kObjectiveTermNames[i], value) of total, lm, sll, psl and lambdaloss,
+  /// as doubles, for logs and metrics JSONL.
   std::vector<std::pair<std::string, double>> Report() const;
 };
 

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "common/status.h"
+
 namespace alro::losses {
 
 at::ScalarType LossComputeDtype(const at::Tensor& t) {
@@ -11,11 +13,12 @@ at::ScalarType LossComputeDtype(const at::Tensor& t) {
 }
 
 at::Tensor RanksDescending(const at::Tensor& values, const at::Tensor& tie_key) {
-  TORCH_CHECK(values.dim() == 2, "RanksDescending: expected [B, m], got ", values.sizes());
+  ALRO_CHECK(values.dim() == 2, "RanksDescending: expected [B, m], got ", c10::str(values.sizes()));
   const at::Tensor v = values.detach();
   at::Tensor key = tie_key.defined() ? tie_key.detach().to(at::kDouble)
                                      : at::arange(v.size(1), v.options().dtype(at::kDouble)).expand_as(v);
-  TORCH_CHECK(key.sizes() == v.sizes(), "RanksDescending: tie_key ", key.sizes(), " vs values ", v.sizes());
+  ALRO_CHECK(key.sizes() == v.sizes(), "RanksDescending: tie_key ", c10::str(key.sizes()), " vs values ",
+             c10::str(v.sizes()));
   // rank_i = 1 + #{j: v_j > v_i} + #{j: v_j == v_i and key_j < key_i}; m is
   // small (tens), so the m x m comparison beats a sort with tie handling.
   const at::Tensor vi = v.unsqueeze(2), vj = v.unsqueeze(1);

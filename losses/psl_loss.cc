@@ -28,9 +28,10 @@ absl::StatusOr<PslDivergence> ParsePslDivergence(absl::string_view name) {
 }
 
 at::Tensor MapColumnsToItems(const at::Tensor& Y, const at::Tensor& permutation) {
-  TORCH_CHECK(Y.dim() == 3 && permutation.dim() == 2 && permutation.size(0) == Y.size(0) &&
-                  permutation.size(1) == Y.size(2),
-              "MapColumnsToItems: Y ", Y.sizes(), " and permutation ", permutation.sizes(), " do not match");
+  ALRO_CHECK(Y.dim() == 3 && permutation.dim() == 2 && permutation.size(0) == Y.size(0) &&
+                 permutation.size(1) == Y.size(2),
+             "MapColumnsToItems: Y ", c10::str(Y.sizes()), " and permutation ", c10::str(permutation.sizes()),
+             " do not match");
   const at::Tensor slots = permutation.to(at::kLong);
   // inverse[b, item] = the slot that shows `item`.
   const at::Tensor inverse =
@@ -40,8 +41,8 @@ at::Tensor MapColumnsToItems(const at::Tensor& Y, const at::Tensor& permutation)
 
 at::Tensor PermutationConsistencyLossPerList(const at::Tensor& Y, const at::Tensor& Y_copy_mapped_back,
                                              const PslOptions& options) {
-  TORCH_CHECK(Y.sizes() == Y_copy_mapped_back.sizes(), "PSL: Y ", Y.sizes(), " vs copy ",
-              Y_copy_mapped_back.sizes());
+  ALRO_CHECK(Y.sizes() == Y_copy_mapped_back.sizes(), "PSL: Y ", c10::str(Y.sizes()), " vs copy ",
+             c10::str(Y_copy_mapped_back.sizes()));
   const at::ScalarType dtype = LossComputeDtype(Y);
   const at::Tensor p = Y.to(dtype), q = Y_copy_mapped_back.to(dtype);
   switch (options.divergence) {
@@ -54,7 +55,7 @@ at::Tensor PermutationConsistencyLossPerList(const at::Tensor& Y, const at::Tens
     case PslDivergence::kExpectedPositionMse:
       return (ExpectedPositions(p, options.gamma) - ExpectedPositions(q, options.gamma)).pow(2).mean(-1);
   }
-  TORCH_CHECK(false, "PSL: unknown divergence");
+  ALRO_CHECK(false, "PSL: unknown divergence");
   return {};
 }
 

@@ -1,12 +1,14 @@
 // losses/soft_lambda_loss.cc: expected positions and the soft lambda loss.
 #include "losses/soft_lambda_loss.h"
 
+#include "common/status.h"
 #include "losses/pairwise_lambda.h"
 
 namespace alro::losses {
 
 at::Tensor ExpectedPositions(const at::Tensor& Y, double gamma) {
-  TORCH_CHECK(Y.dim() == 3 && Y.size(1) == Y.size(2), "ExpectedPositions: Y must be [B, m, m], got ", Y.sizes());
+  ALRO_CHECK(Y.dim() == 3 && Y.size(1) == Y.size(2), "ExpectedPositions: Y must be [B, m, m], got ",
+             c10::str(Y.sizes()));
   const at::Tensor y = Y.to(LossComputeDtype(Y));
   // Softmax over slots k (dim 1) for each item i (dim 2).
   const at::Tensor position_probs = at::softmax(y * gamma, /*dim=*/1);
@@ -16,8 +18,8 @@ at::Tensor ExpectedPositions(const at::Tensor& Y, double gamma) {
 
 at::Tensor SoftLambdaLossPerList(const at::Tensor& Y, const at::Tensor& ratings, const SoftLambdaOptions& options,
                                  const at::Tensor& tie_key) {
-  TORCH_CHECK(ratings.dim() == 2 && ratings.size(0) == Y.size(0) && ratings.size(1) == Y.size(2),
-              "SoftLambdaLoss: ratings ", ratings.sizes(), " do not match Y ", Y.sizes());
+  ALRO_CHECK(ratings.dim() == 2 && ratings.size(0) == Y.size(0) && ratings.size(1) == Y.size(2),
+             "SoftLambdaLoss: ratings ", c10::str(ratings.sizes()), " do not match Y ", c10::str(Y.sizes()));
   const at::Tensor s = ExpectedPositions(Y, options.gamma);
   const at::ScalarType dtype = s.scalar_type();
   const at::Tensor r = ratings.detach().to(dtype);

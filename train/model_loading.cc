@@ -6,6 +6,10 @@
 #include "common/logging.h"
 #include "common/status.h"
 #include "config/config_io.h"
+#include "data/loader.h"
+#include "distributed/device.h"
+#include "train/checkpoint_dirs.h"
+#include "train/checkpoint_identity.h"
 
 namespace alro::train {
 
@@ -59,6 +63,23 @@ absl::Status CheckCheckpointTokenizer(const CheckpointReader& reader, const data
                                 ": its token ids would mean other pieces than the model learnt"),
                    "use the tokenizer the model was trained with: the data set it was trained on (data.dir) or "
                    "--set model.tokenizer=PATH to that exact file");
+}
+
+absl::StatusOr<TrainedModel> LoadTrainedModel(const TrainedModelRequest& request) {
+  ALRO_ASSIGN_OR_RETURN(CheckpointReader checkpoint,
+                        CheckpointReader::Open(ResolveCheckpointDir(request.checkpoint)));
+  ALRO_ASSIGN_OR_RETURN(config::Config cfg, ConfigFromCheckpoint(checkpoint, request.world_size,
+                                                                 request.tensor_parallel, request.overrides));
+  ALRO_ASSIGN_OR_RETURN(dist::ProcessGrid grid, dist::ProcessGrid::Create(MPI_COMM_WORLD, request.tensor_parallel));
+  auto owned_grid = std::make_unique<dist::ProcessGrid>(std::move(grid));
+  if (request.before_model) ALRO_RETURN_IF_ERROR(request.before_model(*owned_grid));
+  ALRO_ASSIGN_OR_RETURN(c10::Device device, dist::SelectDevice(cfg.parallel.device, request.local_rank));
+  ALRO_ASSIGN_OR_RETURN(std::shared_ptr<core::Decoder> model,
+                        LoadModelFromCheckpoint(checkpoint, cfg.model, *owned_grid, device));
+  ALRO_ASSIGN_OR_RETURN(std::shared_ptr<const data::PromptRenderer> renderer, data::OpenRenderer(cfg));
+  ALRO_RETURN_IF_ERROR(CheckCheckpointTokenizer(checkpoint, renderer->tokenizer()));
+  return TrainedModel{std::move(checkpoint), std::move(cfg), std::move(owned_grid), device, std::move(model),
+                      std::move(renderer)};
 }
 
 }  // namespace alro::train

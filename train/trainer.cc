@@ -29,18 +29,12 @@
 #include "train/lr_schedule.h"
 #include "train/micro_batch_loss.h"
 #include "train/model_loading.h"
+#include "train/run_consistency.h"
 
 namespace alro::train {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// The order of the objective's terms in StepStats and in the all-reduced
-// step vector (losses::ObjectiveTerms::Report()'s order).
-const std::vector<std::string>& TermNames() {
-  static const std::vector<std::string> names = {"loss", "lm", "sll", "psl", "lambdaloss"};
-  return names;
-}
 
 // Peak of an A100's dense bf16 tensor cores, the MFU denominator on CUDA
 // when --peak-tflops is not given.
@@ -126,15 +120,9 @@ absl::Status Trainer::Initialize() {
   // `alro train` resolved the shape against model.pretrained already; a
   // configuration built another way must agree with the checkpoint too.
   ALRO_RETURN_IF_ERROR(core::CheckPretrainedShape(config_.model));
+  // OpenRenderer checks the tokenizer against model.vocab_size.
   ALRO_ASSIGN_OR_RETURN(renderer_, data::OpenRenderer(config_));
-  const data::Tokenizer& tokenizer = renderer_->tokenizer();
-  if (tokenizer.vocab_size() > config_.model.vocab_size) {
-    return UserError(absl::StatusCode::kInvalidArgument,
-                     absl::StrCat("model.vocab_size is ", config_.model.vocab_size, " but the tokenizer ",
-                                  tokenizer.name(), " has ", tokenizer.vocab_size(), " pieces"),
-                     absl::StrCat("set model.vocab_size to at least ", tokenizer.vocab_size()));
-  }
-  pad_id_ = std::max<int32_t>(0, tokenizer.pad_id());
+  pad_id_ = std::max<int32_t>(0, renderer_->tokenizer().pad_id());
   data_hash_ = DataManifestHash(config_.data.dir);
 
   // Which checkpoint to resume from: rank 0 decides (it looks at the shared
@@ -167,8 +155,8 @@ absl::Status Trainer::Initialize() {
   // Check before broadcasting: ranks whose shapes differ would otherwise fail
   // inside the broadcast with an MPI truncation error instead of a message
   // naming the rank that differs.
-  ALRO_RETURN_IF_ERROR(dist::CheckConsistency(grid_.world(), config::ConfigHash(config_), all_params,
-                                              crc32c::Value(data_hash_), grid_.tp_rank()));
+  ALRO_RETURN_IF_ERROR(CheckRunConsistency(grid_.world(), config::ConfigHash(config_), all_params,
+                                           crc32c::Value(data_hash_), grid_.tp_rank()));
   dist::BroadcastParameters(all_params, grid_.dp());
   grad_sync_ = std::make_unique<dist::GradientSynchronizer>(
       Tensors(trainable_), grid_.dp(), static_cast<size_t>(config_.parallel.bucket_mb * kBytesPerMiB));
@@ -253,7 +241,7 @@ absl::Status Trainer::MicroStep(int64_t micro, int64_t accumulation, std::vector
 
 absl::StatusOr<StepStats> Trainer::Step() {
   const auto start = Clock::now();
-  const size_t num_terms = TermNames().size();
+  const size_t num_terms = losses::kObjectiveTermNames.size();
   std::vector<double> sums(num_terms, 0.0);
   int64_t tokens = 0, lists = 0;
   model_->train();
@@ -283,8 +271,8 @@ absl::StatusOr<StepStats> Trainer::Step() {
   std::vector<std::string> bad_terms, bad_ranks;
   for (size_t i = 0; i < num_terms; ++i) {
     const double value = v[i].item<double>() / replicas_times_micro;
-    stats.terms.emplace_back(TermNames()[i], value);
-    if (!std::isfinite(value)) bad_terms.push_back(absl::StrCat(TermNames()[i], "=", value));
+    stats.terms.emplace_back(losses::kObjectiveTermNames[i], value);
+    if (!std::isfinite(value)) bad_terms.push_back(absl::StrCat(losses::kObjectiveTermNames[i], "=", value));
   }
   for (int r = 0; r < world; ++r)
     if (v[num_terms + 2 + r].item<double>() > 0) bad_ranks.push_back(absl::StrCat(r));

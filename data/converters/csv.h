@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "data/utf8.h"  // TruncateUtf8, used by every converter
 
 namespace alro::data {
 
@@ -26,8 +27,5 @@ std::string ToUtf8(absl::string_view text);
 
 /// True when `text` is valid UTF-8.
 bool IsValidUtf8(absl::string_view text);
-
-/// The first `max_chars` code points of UTF-8 `text`.
-std::string TruncateUtf8(absl::string_view text, size_t max_chars);
 
 }  // namespace alro::data

@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "data/prompt.h"
+#include "data/random.h"
 #include "data/tokenizer.h"
 #include "tests/data/test_util.h"
 
@@ -233,6 +234,16 @@ TEST(Prompt, HistoryIsCutToFitMaxTokens) {
   EXPECT_FALSE((*PromptRenderer::Create(prompt, SmallTokenizer()))->Render(SyntheticExample(1, 4)).ok());
   prompt.candidate_line = "{title} {bogus}";
   EXPECT_FALSE(PromptRenderer::Create(prompt, SmallTokenizer()).ok());
+}
+
+// Tie seeds, shard orders and shuffles of every data set derive from
+// HashString: its values are pinned (computed by an independent Python
+// implementation of FNV-1a + SplitMix64) so that no refactoring changes them.
+TEST(Random, HashStringPinnedValues) {
+  EXPECT_EQ(HashString(""), 0xc3817c016ba4ff30ull);
+  EXPECT_EQ(HashString("a"), 0x5f29c2aadd9b8527ull);
+  EXPECT_EQ(HashString("ml-1m/u42/t17"), 0x2a3c02b6d278947dull);
+  EXPECT_EQ(EvalTieSeed("u1-0"), HashString("u1-0"));
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// tests/foundation/common_test.cc: CRC32C against published vectors, atomic
+// tests/foundation/common_test.cc: CRC32C and FNV-1a against published vectors, atomic
 // file writes, memory mapping and Status helpers.
 #include <gtest/gtest.h>
 
@@ -7,6 +7,7 @@
 
 #include "common/crc32c.h"
 #include "common/file_util.h"
+#include "common/hash.h"
 #include "common/json_util.h"
 #include "common/status.h"
 
@@ -28,6 +29,21 @@ TEST(Crc32c, PublishedVectors) {
   std::string ascending(32, '\0');
   for (int i = 0; i < 32; ++i) ascending[i] = static_cast<char>(i);
   EXPECT_EQ(crc32c::Value(ascending), 0x46dd794eu);
+}
+
+// FNV-1a: the published 64-bit vectors, the historical offset basis (values
+// from an independent Python implementation) and the 8-byte integer form.
+TEST(Fnv1a, PublishedVectorsAndHistoricalBasis) {
+  EXPECT_EQ(Fnv1a(""), 0xcbf29ce484222325ull);
+  EXPECT_EQ(Fnv1a("a"), 0xaf63dc4c8601ec8cull);
+  EXPECT_EQ(Fnv1a("foobar"), 0x85944171f73967e8ull);
+  EXPECT_EQ(Fnv1a("", kFnv1aAlroOffset), 0x14650fb0739d0383ull);
+  EXPECT_EQ(Fnv1a("a", kFnv1aAlroOffset), 0x44bd8ad473cd9906ull);
+  EXPECT_EQ(Fnv1a("model.layers.0.mlp.up_proj.weight", kFnv1aAlroOffset), 0x4d8b28d0421dd77aull);
+  EXPECT_EQ(Fnv1aExtend(Fnv1a("foo"), absl::string_view("bar")), Fnv1a("foobar"));
+  // An integer hashes as its 8 little-endian bytes.
+  const int64_t value = 0x0102030405060708;
+  EXPECT_EQ(Fnv1aExtend(kFnv1aOffset, value), Fnv1a(absl::string_view("\x08\x07\x06\x05\x04\x03\x02\x01", 8)));
 }
 
 TEST(Crc32c, ExtendEqualsWhole) {

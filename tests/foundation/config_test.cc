@@ -197,5 +197,18 @@ TEST(Config, YamlRoundTripAndHash) {
   EXPECT_NE(ConfigHash(*a), ConfigHash(*b));
 }
 
+// The configuration hash is recorded in checkpoints and compared across
+// ranks: it must stay FNV-1a (with alro's historical offset basis, see
+// common/hash.h) over ConfigToYaml's bytes, bit for bit.
+TEST(Config, HashIsFnv1aOfTheYamlWithTheHistoricalBasis) {
+  for (const char* preset : {"tiny", "llama2-7b"}) {
+    Config config;
+    ASSERT_TRUE(ApplyModelPreset(preset, &config.model));
+    uint64_t expected = 1469598103934665603ull;
+    for (unsigned char c : ConfigToYaml(config)) expected = (expected ^ c) * 1099511628211ull;
+    EXPECT_EQ(ConfigHash(config), expected) << preset;
+  }
+}
+
 }  // namespace
 }  // namespace alro::config

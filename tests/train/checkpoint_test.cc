@@ -41,6 +41,17 @@ core::ShardedParameter Slice(const std::string& name, const at::Tensor& global, 
   return core::ShardedParameter{name, local, dim, global.sizes().vec(), offset, true, false};
 }
 
+// The whole stored float tensor `name`, loaded as one replicated slice.
+absl::StatusOr<at::Tensor> ReadFull(const CheckpointReader& reader, const std::string& name) {
+  absl::StatusOr<std::vector<int64_t>> shape = reader.GlobalShape(name);
+  if (!shape.ok()) return shape.status();
+  at::Tensor full = at::empty(*shape, at::kFloat);
+  const absl::Status loaded =
+      reader.LoadInto(core::ShardedParameter{.name = name, .tensor = full, .global_shape = *shape});
+  if (!loaded.ok()) return loaded;
+  return full;
+}
+
 std::vector<core::ShardedParameter> ModelSlices(const GlobalModel& g, int tp_size, int tp_rank) {
   return {Slice("model.embed_tokens.weight", g.embed, 0, tp_size, tp_rank),
           Slice("model.layers.0.mlp.up_proj.weight", g.wide, 1, tp_size, tp_rank),
@@ -87,7 +98,7 @@ TEST(MpiCheckpoint, SavedAtOneShapeLoadsAtEveryOther) {
         }
       }
     }
-    absl::StatusOr<at::Tensor> full = reader->ReadFull("model.layers.0.mlp.up_proj.weight");
+    absl::StatusOr<at::Tensor> full = ReadFull(*reader, "model.layers.0.mlp.up_proj.weight");
     ASSERT_TRUE(full.ok()) << full.status();
     EXPECT_TRUE(at::equal(*full, global.wide));
     absl::StatusOr<std::string> state = reader->RankState("loader", rank);
@@ -124,6 +135,12 @@ TEST(Checkpoint, IncompleteCheckpointsAreInvisibleAndRetentionKeepsLastAndMilest
   EXPECT_FALSE(ResolveResume(CheckpointPath(root, 9), root).ok());
   EXPECT_FALSE(ResolveResume("none", root)->has_value());
   EXPECT_FALSE(ResolveResume("auto", JoinPath(root, "nothing-here"))->has_value());
+  // What --checkpoint names: a checkpoint itself, or the newest complete one
+  // under a root; anything else unchanged (opening it says why).
+  EXPECT_EQ(ResolveCheckpointDir(root), CheckpointPath(root, 7));
+  EXPECT_EQ(ResolveCheckpointDir(CheckpointPath(root, 4)), CheckpointPath(root, 4));
+  EXPECT_EQ(ResolveCheckpointDir(CheckpointPath(root, 9)), CheckpointPath(root, 9));
+  EXPECT_FALSE(CheckpointReader::Open(ResolveCheckpointDir(CheckpointPath(root, 9))).ok());
   // The next save removes the torn directory.
   contents.step = 10;
   ASSERT_TRUE(SaveCheckpoint(root, contents, retention, grid).ok());
