@@ -224,6 +224,7 @@ absl::Status Loader::Restore(absl::string_view state) {
 }
 
 std::string Loader::DropSummary() const {
+  if (split_->drops().total() == 0 && substitutions_.total() == 0) return "";
   return absl::StrCat(split_->drops().Summary(), "\n", substitutions_.Summary());
 }
 

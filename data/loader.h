@@ -87,7 +87,9 @@ class Loader {
   int64_t position() const;
   /// Lists per step across all data-parallel ranks.
   int64_t global_batch_size() const { return options_.micro_batch_size * options_.dp_size; }
-  /// Records that were skipped (on_corrupt=skip), with their reasons.
+  /// Records that were skipped (on_corrupt=skip) and the lists that stood
+  /// in for them, with their reasons; "" when nothing was skipped. The
+  /// trainer logs it when training ends.
   std::string DropSummary() const;
 
  private:

@@ -430,6 +430,10 @@ absl::Status Trainer::Train() {
   if (eval_every == 0 || step_ % eval_every != 0) ALRO_RETURN_IF_ERROR(Validate().status());
   if (checkpoints && (ckpt_every == 0 || step_ % ckpt_every != 0)) ALRO_RETURN_IF_ERROR(SaveCheckpointNow().status());
   ALRO_LOG(INFO) << "training complete: " << step_ << " steps";
+  if (const std::string drops = loader_->DropSummary(); !drops.empty()) {
+    ALRO_LOG(WARNING) << "data.on_corrupt is skip, and this rank's loader skipped unreadable training data:\n"
+                      << drops << "\nHINT: `alro data verify " << config_.data.dir << "` names the damaged shards";
+  }
   return absl::OkStatus();
 }
 

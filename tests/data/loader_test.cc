@@ -126,6 +126,7 @@ TEST(Loader, ExactResumeMidEpoch) {
   ASSERT_TRUE(resumed->Restore(state).ok());
   for (int step = 5; step < 12; ++step) EXPECT_EQ(Keys(*resumed->Next()), expected[step]) << step;
   EXPECT_EQ(resumed->position() / kLists, 36 / kLists);  // the epoch of the next batch
+  EXPECT_EQ(resumed->DropSummary(), "");                   // nothing skipped, nothing to report
 }
 
 TEST(Loader, ResumeWithAnotherDataParallelSize) {
