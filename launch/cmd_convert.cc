@@ -73,6 +73,7 @@ absl::Status Run(const cli::CommandLine& cl, int argc, char** argv, data::Conver
   if (item_stats != "true" && item_stats != "false") return InvalidArgument("--item-stats takes true or false");
   o.split.item_stats = item_stats == "true";
   ALRO_ASSIGN_OR_RETURN(o.item_tokens, cl.GetInt("item-tokens"));
+  o.base_tokenizer = cl.Get("base-tokenizer");
   if (cl.Has("config")) {
     // The prompt the tokenizer must cover (identifiers, fixed words).
     ALRO_ASSIGN_OR_RETURN(config::Config config, config::LoadConfig(cl.Get("config")));
@@ -105,8 +106,13 @@ absl::Status Run(const cli::CommandLine& cl, int argc, char** argv, data::Conver
                 static_cast<long long>(split.records), split.shards.size(), absl::StrCat(bytes).c_str());
   }
   if (!s.manifest.tokenizer.empty()) {
-    std::printf("  tokenizer: %s/%s (%d pieces requested)\n", o.output.c_str(), s.manifest.tokenizer.c_str(),
-                o.vocab_size);
+    if (o.base_tokenizer.empty()) {
+      std::printf("  tokenizer: %s/%s (%d pieces requested)\n", o.output.c_str(), s.manifest.tokenizer.c_str(),
+                  o.vocab_size);
+    } else {
+      std::printf("  tokenizer: %s/%s (%s + %lld item pieces at its end)\n", o.output.c_str(),
+                  s.manifest.tokenizer.c_str(), o.base_tokenizer.c_str(), static_cast<long long>(o.item_tokens + 1));
+    }
   }
   std::printf("%s\n", s.drops.Summary().c_str());
   return absl::OkStatus();
@@ -137,6 +143,9 @@ int RunConvert(int argc, char** argv) {
       .Flag("item-tokens", "0",
             "N: the N items most often candidates of training lists get a token of their own, for the prompt's "
             "{item}; 0 = none")
+      .Flag("base-tokenizer", "",
+            "with --item-tokens N and --vocab-size 0: a pretrained model's tokenizer.model; the data set's "
+            "tokenizer is it plus the N+1 item pieces at its end (model.pretrained then grows its vocabulary)")
       .Flag("config", "", "a job config whose prompt (identifiers, words) the tokenizer must cover")
       .Flag("threads", "0", "worker threads per rank; 0 = every core")
       .Flag("memory-limit", "0",

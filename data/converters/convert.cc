@@ -59,6 +59,7 @@
 #include "data/random.h"
 #include "data/record_format.h"
 #include "data/tokenizer.h"
+#include "data/tokenizer_extension.h"
 #include "nlohmann/json.hpp"
 
 namespace alro::data {
@@ -548,6 +549,18 @@ proto::ListExample SampleList(const ItemTable& items, const std::vector<float>& 
   return ex;
 }
 
+// An item token table for the prompt check: which items get the tokens is
+// known only once every user is split, so any `n` items check that all n
+// pieces are single tokens.
+absl::StatusOr<std::shared_ptr<const ItemTokenTable>> StandInItemTokens(const ItemTable& items, int64_t n,
+                                                                        const Tokenizer& tokenizer) {
+  std::vector<std::string> stand_ins;
+  for (int32_t i = 0; i < items.size() && static_cast<int64_t>(stand_ins.size()) < n; ++i) {
+    stand_ins.push_back(items.item(i).item_id());
+  }
+  return ItemTokenTable::Create(stand_ins, tokenizer, "--item-tokens");
+}
+
 // Phase 2 on rank 0: trains the tokenizer, checks that it renders the
 // prompt as the job will, and writes it.
 absl::Status TokenizerPhase(const ConvertOptions& o, const SplitOptions& split, const ItemTable& items,
@@ -585,13 +598,7 @@ absl::Status TokenizerPhase(const ConvertOptions& o, const SplitOptions& split, 
   const proto::ListExample sample = SampleList(items, rating_values, split);
   RenderOptions render;
   if (o.item_tokens > 0) {
-    // Which items get the tokens is known only once every user is split;
-    // any N items check that all N pieces are single tokens.
-    std::vector<std::string> stand_ins;
-    for (int32_t i = 0; i < items.size() && static_cast<int64_t>(stand_ins.size()) < o.item_tokens; ++i) {
-      stand_ins.push_back(items.item(i).item_id());
-    }
-    ALRO_ASSIGN_OR_RETURN(render.item_tokens, ItemTokenTable::Create(stand_ins, *tokenizer, "--item-tokens"));
+    ALRO_ASSIGN_OR_RETURN(render.item_tokens, StandInItemTokens(items, o.item_tokens, *tokenizer));
   }
   if (absl::Status covered = CheckPromptCoverage(o.prompt, tokenizer, &sample, render); !covered.ok()) {
     return UserError(absl::StatusCode::kFailedPrecondition,
@@ -602,6 +609,31 @@ absl::Status TokenizerPhase(const ConvertOptions& o, const SplitOptions& split, 
                          ? "raise --vocab-size, or change the prompt (--config)"
                          : "raise --vocab-size, or pass --identifier-symbols true (identifiers as user-defined "
                            "symbols are always one token)");
+  }
+  return WriteFileAtomically(name, model);
+}
+
+// Phase 2 on rank 0 with --base-tokenizer: the pretrained model's tokenizer
+// plus the item pieces at its end, checked against the prompt as a trained
+// one is, and written.
+absl::Status ExtendTokenizerPhase(const ConvertOptions& o, const SplitOptions& split, const ItemTable& items,
+                                  const std::vector<float>& rating_values) {
+  ALRO_ASSIGN_OR_RETURN(std::string base, ReadFileToString(o.base_tokenizer));
+  ALRO_ASSIGN_OR_RETURN(std::string model,
+                        AppendUserDefinedPieces(base, o.base_tokenizer, ItemTokenPieces(o.item_tokens)));
+  const std::string name = JoinPath(o.output, kTokenizerName);
+  ALRO_ASSIGN_OR_RETURN(std::shared_ptr<const Tokenizer> tokenizer, Tokenizer::FromSerialized(model, name));
+  ALRO_LOG(INFO) << "convert: " << o.base_tokenizer << " (" << tokenizer->vocab_size() - o.item_tokens - 1
+                 << " pieces) + " << o.item_tokens + 1 << " item pieces";
+  const proto::ListExample sample = SampleList(items, rating_values, split);
+  RenderOptions render;
+  ALRO_ASSIGN_OR_RETURN(render.item_tokens, StandInItemTokens(items, o.item_tokens, *tokenizer));
+  if (absl::Status covered = CheckPromptCoverage(o.prompt, tokenizer, &sample, render); !covered.ok()) {
+    return UserError(absl::StatusCode::kFailedPrecondition,
+                     absl::StrCat("--base-tokenizer ", o.base_tokenizer, " cannot render the prompt, so every job "
+                                  "on this data set would fail; nothing was written. ",
+                                  covered.message()),
+                     "change the prompt (--config) to words and identifiers that model's tokenizer has");
   }
   return WriteFileAtomically(name, model);
 }
@@ -794,8 +826,22 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
     return InvalidArgument("the prompt of --config shows item tokens ({item}) but --item-tokens is 0",
                            "convert with --item-tokens N (e.g. 1000), or use a prompt without {item}");
   }
-  if (options.item_tokens < 0 || (options.item_tokens > 0 && options.vocab_size <= 0)) {
-    return InvalidArgument("--item-tokens must be 0 or positive, and needs a trained tokenizer (--vocab-size > 0)");
+  if (!options.base_tokenizer.empty() && (options.vocab_size > 0 || options.item_tokens <= 0)) {
+    return InvalidArgument(
+        absl::StrCat("--base-tokenizer ", options.base_tokenizer, " needs --item-tokens N > 0 and --vocab-size 0 (",
+                     "it replaces the trained tokenizer; got --item-tokens ", options.item_tokens,
+                     ", --vocab-size ", options.vocab_size, ")"),
+        "e.g. alro convert ... --vocab-size 0 --item-tokens 1000 --base-tokenizer /models/m/tokenizer.model");
+  }
+  if (!options.base_tokenizer.empty() && !PathExists(options.base_tokenizer)) {
+    return UserError(absl::StatusCode::kNotFound,
+                     absl::StrCat("--base-tokenizer ", options.base_tokenizer, " does not exist"),
+                     "pass the tokenizer.model of the checkpoint that model.pretrained will name");
+  }
+  if (options.item_tokens < 0 ||
+      (options.item_tokens > 0 && options.vocab_size <= 0 && options.base_tokenizer.empty())) {
+    return InvalidArgument("--item-tokens must be 0 or positive, and needs a trained tokenizer (--vocab-size > 0) "
+                           "or a pretrained model's tokenizer to extend (--base-tokenizer)");
   }
   if (options.partitions < 0 || options.memory_limit < 0 || options.spill_bytes < 0) {
     return InvalidArgument("--partitions and --memory-limit must not be negative", "0 chooses them automatically");
@@ -992,6 +1038,9 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
       tokens = UserError(absl::StatusCode::kInvalidArgument,
                          absl::StrCat("no valid ratings in ", options.input, "\n", summary.drops.Summary()),
                          "check --format and the input files");
+    } else if (!options.base_tokenizer.empty()) {
+      const std::vector<float> rating_values(distinct_ratings.begin(), distinct_ratings.end());
+      tokens = ExtendTokenizerPhase(options, split, items, rating_values);
     } else if (options.vocab_size > 0) {
       std::vector<float> rating_values(distinct_ratings.begin(), distinct_ratings.end());
       tokens = TokenizerPhase(options, split, items, item_uses, rating_uses, rating_values, stats.get(),
@@ -1095,7 +1144,7 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
         }
         manifest.splits.push_back(std::move(info));
       }
-      if (options.vocab_size > 0) {
+      if (options.vocab_size > 0 || !options.base_tokenizer.empty()) {
         // The manifest records what every job checks the tokenizer against.
         ALRO_ASSIGN_OR_RETURN(std::string model, ReadFileToString(JoinPath(options.output, kTokenizerName)));
         manifest.tokenizer = kTokenizerName;
@@ -1143,6 +1192,7 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
             {"identifiers_as_symbols", options.identifiers_as_symbols},
             {"item_stats", split.item_stats},
             {"item_tokens", options.item_tokens},
+            {"base_tokenizer", options.base_tokenizer},
             {"partitions", partitions}}}};
       nlohmann::json hist = nlohmann::json::object();
       for (const auto& [rating, count] : histogram) hist[rating] = count;

@@ -46,6 +46,11 @@ struct ConvertOptions {
   /// <item_N> and <item_other>, and the manifest lists the N items that are
   /// candidates of training lists most often; 0 = none.
   int64_t item_tokens = 0;
+  /// With item tokens for a pretrained model: this SentencePiece model
+  /// (the checkpoint's tokenizer.model) with the N + 1 item pieces appended
+  /// (ids V ... V+N, every existing id unchanged) becomes the data set's
+  /// tokenizer instead of a trained one; vocab_size must be 0.
+  std::string base_tokenizer;
   /// The prompt whose identifiers and fixed words the tokenizer must cover.
   config::PromptConfig prompt;
   /// The command line, recorded in the manifest.

@@ -3,7 +3,7 @@
 # data inspect|verify` as a user runs them, on a small ml-latest-style
 # fixture: conversion, byte-identical reconversion, verify OK, inspect
 # output, verify failing (exit 1, naming the record) after a flipped bit,
-# and, given an mpirun command, `mpirun -np 2 alro convert` writing the same
+# item tokens appended to a base tokenizer (--base-tokenizer), and, given an mpirun command, `mpirun -np 2 alro convert` writing the same
 # bytes as one process with one thread.
 set -euo pipefail
 ALRO="$1"
@@ -44,6 +44,14 @@ if [ "${#MPIRUN[@]}" -gt 0 ]; then
   for f in "$WORK"/np1/*.rec "$WORK"/np1/*.idx "$WORK"/np1/tokenizer.model; do cmp "$f" "$WORK/np2/$(basename "$f")"; done
   diff <(grep -v '"command"' "$WORK/np1/manifest.json") <(grep -v '"command"' "$WORK/np2/manifest.json")
 fi
+# Item tokens for a pretrained model: its tokenizer (here a's) plus the item
+# pieces at the end, byte for byte an extension of it.
+"$ALRO" convert --format movielens --input "$WORK/in" --output "$WORK/items" --num-candidates 3 \
+    --vocab-size 0 --item-tokens 3 --base-tokenizer "$WORK/a/tokenizer.model" > "$WORK/convert_items.txt"
+grep -q "+ 4 item pieces at its end" "$WORK/convert_items.txt" || { cat "$WORK/convert_items.txt"; exit 1; }
+cmp -n "$(stat -c %s "$WORK/a/tokenizer.model")" "$WORK/a/tokenizer.model" "$WORK/items/tokenizer.model"
+grep -q '"item_tokens"' "$WORK/items/manifest.json" || { cat "$WORK/items/manifest.json"; exit 1; }
+"$ALRO" data verify "$WORK/items" | grep -q "OK:"
 "$ALRO" data inspect "$WORK/a" > "$WORK/inspect.txt"
 for want in "split train" "split valid" "split test" "candidate ratings" "Answer:"; do
   grep -q "$want" "$WORK/inspect.txt" || { cat "$WORK/inspect.txt"; echo "inspect lacks '$want'"; exit 1; }

@@ -477,6 +477,77 @@ TEST(Converter, ItemTokensGoToTheItemsMostOftenTrainingCandidates) {
   EXPECT_TRUE(absl::StrContains(missing.status().message(), "--item-tokens N")) << missing.status();
 }
 
+// With --base-tokenizer the data set's tokenizer is a pretrained model's
+// plus the item pieces at its end: every old id keeps its piece and every
+// text its encoding, and the new pieces get ids V ... V+N.
+TEST(Converter, ItemTokensExtendABaseTokenizer) {
+  std::string lines;
+  for (int u = 0; u < 6; ++u) {
+    for (int k = 0; k < 10; ++k) {
+      const int item = (u * 3 + k * 5) % 9;
+      absl::StrAppend(&lines, "{\"user\": \"u", u, "\", \"item\": \"i", item, "\", \"rating\": ", 1 + (u + k) % 5,
+                      ", \"timestamp\": ", 1000 * u + k, ", \"title\": \"novel number ", item, "\"}\n");
+    }
+  }
+  const std::string in = TempDir("base_tokenizer_in");
+  WriteText(JoinPath(in, "events.jsonl"), lines);
+  // The "pretrained" tokenizer: one alro trains, without item pieces.
+  ConvertOptions base = Options("jsonl", JoinPath(in, "events.jsonl"), TempDir("base_tokenizer_base"));
+  base.vocab_size = 300;
+  ASSERT_TRUE(ConvertDataset(base).ok());
+  const std::string base_path = JoinPath(base.output, kTokenizerName);
+  auto base_bytes = ReadFileToString(base_path);
+  ASSERT_TRUE(base_bytes.ok());
+  auto old = Tokenizer::Load(base_path);
+  ASSERT_TRUE(old.ok()) << old.status();
+  const int32_t v = (*old)->vocab_size();
+
+  ConvertOptions o = Options("jsonl", JoinPath(in, "events.jsonl"), TempDir("base_tokenizer_out"));
+  o.vocab_size = 0;
+  o.item_tokens = 3;
+  o.base_tokenizer = base_path;
+  o.prompt.candidate_line = "{id} {item} {title}";
+  o.prompt.history_line = "{item} {title} {rating}";
+  auto summary = ConvertDataset(o);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  auto manifest = ReadManifest(o.output);
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  ASSERT_EQ(manifest->item_tokens.size(), 3u);
+  EXPECT_EQ(manifest->tokenizer, kTokenizerName);
+  auto grown_bytes = ReadFileToString(JoinPath(o.output, kTokenizerName));
+  ASSERT_TRUE(grown_bytes.ok());
+  EXPECT_EQ(grown_bytes->substr(0, base_bytes->size()), *base_bytes);  // appended, nothing rewritten
+  auto grown = Tokenizer::Load(JoinPath(o.output, kTokenizerName));
+  ASSERT_TRUE(grown.ok()) << grown.status();
+  ASSERT_EQ((*grown)->vocab_size(), v + 4);
+  for (int32_t id = 0; id < v; ++id) ASSERT_EQ((*grown)->IdToPiece(id), (*old)->IdToPiece(id)) << id;
+  for (int64_t k = 1; k <= 3; ++k) EXPECT_EQ((*grown)->PieceToId(ItemTokenPiece(k)), v + k - 1);
+  EXPECT_EQ((*grown)->PieceToId(kOtherItemPiece), v + 3);
+  for (const char* text : {"novel number 7", "A: novel number 3 rated 4"}) {
+    EXPECT_EQ((*grown)->Encode(text), (*old)->Encode(text)) << text;
+  }
+  EXPECT_EQ((*grown)->Encode("<item_2>").back(), v + 1);
+
+  // Refused: a trained tokenizer at the same time, no item tokens, a base
+  // that already has the pieces, a base that does not exist.
+  o.output = TempDir("base_tokenizer_bad");
+  o.vocab_size = 300;
+  auto both = ConvertDataset(o);
+  ASSERT_FALSE(both.ok());
+  EXPECT_TRUE(absl::StrContains(both.status().message(), "--vocab-size 0")) << both.status();
+  o.vocab_size = 0;
+  o.base_tokenizer = JoinPath(o.output, "missing.model");
+  auto missing = ConvertDataset(o);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_TRUE(absl::StrContains(missing.status().message(), "missing.model")) << missing.status();
+  const std::string twice = JoinPath(TempDir("base_tokenizer_twice"), "grown.model");
+  WriteText(twice, *grown_bytes);
+  o.base_tokenizer = twice;
+  auto again = ConvertDataset(o);
+  ASSERT_FALSE(again.ok());
+  EXPECT_TRUE(absl::StrContains(again.status().message(), "already has piece '<item_1>'")) << again.status();
+}
+
 TEST(Converter, ClearErrors) {
   const std::string in = TempDir("err_in");
   auto no_layout = ConvertDataset(Options("movielens", in, TempDir("err_out")));
