@@ -1,6 +1,7 @@
 // core/hf_checkpoint.cc: loading and saving Hugging Face LLaMA checkpoints.
 #include "core/hf_checkpoint.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
@@ -16,6 +17,7 @@
 #include "common/status.h"
 #include "core/hf_config.h"
 #include "core/safetensors.h"
+#include "core/vocab_growth.h"
 #include "distributed/agreement.h"
 
 namespace alro::core {
@@ -80,9 +82,36 @@ bool IsFloating(StDtype d) {
   return d == StDtype::kF32 || d == StDtype::kBF16 || d == StDtype::kF16 || d == StDtype::kF64;
 }
 
-}  // namespace
+// The tensors with one row per vocabulary entry.
+bool IsVocabularyTensor(const std::string& name) {
+  return name == "model.embed_tokens.weight" || name == "lm_head.weight";
+}
 
-absl::Status LoadHfCheckpoint(const std::string& dir, Decoder& model) {
+// Rows [0, n) of this rank's vocabulary shard `p` from a checkpoint with
+// fewer rows: the checkpoint's rows where it has them, the grown rows past
+// its end.
+absl::Status LoadGrownShard(const SafetensorsReader& reader, const ShardedParameter& p, const VocabGrowth& growth) {
+  const int64_t n = p.valid_length();
+  const int64_t old_rows = std::clamp<int64_t>(growth.checkpoint_vocab - p.offset, 0, n);
+  p.tensor.zero_();  // padding rows of the vocabulary stay zero
+  if (old_rows > 0) {
+    ALRO_ASSIGN_OR_RETURN(at::Tensor slice, reader.ReadSlice(p.name, 0, p.offset, old_rows));
+    p.tensor.narrow(0, 0, old_rows).copy_(slice);
+  }
+  if (n > old_rows) {
+    ALRO_ASSIGN_OR_RETURN(at::Tensor full, reader.Read(p.name));
+    absl::StatusOr<at::Tensor> grown = GrownRows(full, growth);
+    ALRO_RETURN_IF_ERROR(Annotate(grown.status(), absl::StrCat("growing ", p.name)));
+    const int64_t first_new = p.offset + old_rows - growth.checkpoint_vocab;
+    p.tensor.narrow(0, old_rows, n - old_rows).copy_(grown->narrow(0, first_new, n - old_rows));
+  }
+  return absl::OkStatus();
+}
+
+// LoadHfCheckpoint, and LoadGrownHfCheckpoint when `growth` is given.
+absl::Status LoadHfCheckpointImpl(const std::string& dir, Decoder& model, const VocabGrowth* growth) {
+  ALRO_CHECK(growth == nullptr || growth->grown_vocab() == model.config().vocab_size,
+             "vocabulary growth to ", growth->grown_vocab(), " rows for a model of ", model.config().vocab_size);
   std::map<std::string, SafetensorsReader> readers;
   ALRO_ASSIGN_OR_RETURN(auto where, WeightMap(dir, &readers));
   std::vector<ShardedParameter> params;
@@ -103,10 +132,12 @@ absl::Status LoadHfCheckpoint(const std::string& dir, Decoder& model) {
     }
     const std::string path = JoinPath(dir, it->second);
     const StTensorInfo* info = readers.at(it->second).Find(p.name);
-    if (info->shape != p.global_shape) {
+    std::vector<int64_t> shape = p.global_shape;
+    if (growth != nullptr && IsVocabularyTensor(p.name)) shape[0] = growth->checkpoint_vocab;
+    if (info->shape != shape) {
       return InvalidArgument(absl::StrCat("tensor \"", p.name, "\" in ", path, " has shape [",
                                           absl::StrJoin(info->shape, ", "), "], the model expects [",
-                                          absl::StrJoin(p.global_shape, ", "), "]"),
+                                          absl::StrJoin(shape, ", "), "]"),
                              "the checkpoint does not match the model configuration; take the shape from its "
                              "config.json (model.pretrained does this)");
     }
@@ -114,6 +145,17 @@ absl::Status LoadHfCheckpoint(const std::string& dir, Decoder& model) {
       return InvalidArgument(absl::StrCat("tensor \"", p.name, "\" in ", path, " has dtype ",
                                           StDtypeName(info->dtype), ", expected a floating-point type"),
                              "weights must be F32, BF16, F16 or F64");
+    }
+  }
+  if (growth != nullptr) {
+    for (const std::vector<int32_t>& sources : growth->sources) {
+      for (int32_t id : sources) {
+        if (id < 0 || id >= growth->checkpoint_vocab) {
+          return absl::InvalidArgumentError(absl::StrCat("a new vocabulary row starts from token ", id,
+                                                         ", outside the ", growth->checkpoint_vocab, " rows of ",
+                                                         dir));
+        }
+      }
     }
   }
   std::vector<std::string> unexpected;
@@ -138,13 +180,30 @@ absl::Status LoadHfCheckpoint(const std::string& dir, Decoder& model) {
       p.tensor.copy_(slice);
       continue;
     }
+    if (growth != nullptr && IsVocabularyTensor(p.name)) {
+      ALRO_RETURN_IF_ERROR(LoadGrownShard(reader, p, *growth));
+      continue;
+    }
     const int64_t n = p.valid_length();
     ALRO_ASSIGN_OR_RETURN(slice, reader.ReadSlice(p.name, p.split_dim, p.offset, n));
     p.tensor.zero_();  // padding rows of the vocabulary stay zero
     p.tensor.narrow(p.split_dim, 0, n).copy_(slice);
   }
-  ALRO_LOG(INFO) << "loaded " << params.size() << " tensors from " << dir;
+  ALRO_LOG(INFO) << "loaded " << params.size() << " tensors from " << dir
+                 << (growth != nullptr ? absl::StrCat(", vocabulary grown from ", growth->checkpoint_vocab, " to ",
+                                                      growth->grown_vocab(), " rows")
+                                       : "");
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status LoadHfCheckpoint(const std::string& dir, Decoder& model) {
+  return LoadHfCheckpointImpl(dir, model, nullptr);
+}
+
+absl::Status LoadGrownHfCheckpoint(const std::string& dir, Decoder& model, const VocabGrowth& growth) {
+  return LoadHfCheckpointImpl(dir, model, &growth);
 }
 
 absl::Status SaveHfCheckpoint(const std::string& dir, Decoder& model, const HfSaveOptions& options) {
