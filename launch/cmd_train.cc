@@ -3,9 +3,11 @@
 // (train/trainer.h). Every rank runs this same command.
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status.h"
 #include "config/config_io.h"
@@ -19,6 +21,7 @@
 #include "launch/command_util.h"
 #include "launch/commands.h"
 #include "train/trainer.h"
+#include "train/vocab_growth.h"
 
 namespace alro::launch {
 namespace {
@@ -110,6 +113,17 @@ int RunTrain(int argc, char** argv) {
   absl::StatusOr<std::vector<core::ShapeValue>> shape =
       core::ResolveModelShape(origins, /*read_checkpoint=*/check_paths, &cfg->model);
   if (!shape.ok()) return ReportStatus("train", shape.status());
+  if (check_paths) {
+    // A data set with item tokens for this checkpoint grows its vocabulary.
+    absl::StatusOr<std::optional<train::VocabGrowthPlan>> growth = train::ResolveVocabGrowth(&*cfg);
+    if (!growth.ok()) return ReportStatus("train", growth.status());
+    for (core::ShapeValue& v : *shape) {
+      if (*growth && v.key == "model.vocab_size") {
+        v.value = absl::StrCat(cfg->model.vocab_size);
+        v.source = (*growth)->reason;
+      }
+    }
+  }
   if (command_line.GetSwitch("dry-run")) {
     // Planning only: no MPI, the world size comes from the launcher or --world.
     int64_t world_size = LauncherWorldSize();

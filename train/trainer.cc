@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -20,6 +21,7 @@
 #include "config/model_size.h"
 #include "core/hf_checkpoint.h"
 #include "core/pretrained_shape.h"
+#include "core/vocab_growth.h"
 #include "distributed/device.h"
 #include "train/batch_tensors.h"
 #include "train/checkpoint.h"
@@ -30,6 +32,7 @@
 #include "train/micro_batch_loss.h"
 #include "train/model_loading.h"
 #include "train/run_consistency.h"
+#include "train/vocab_growth.h"
 
 namespace alro::train {
 namespace {
@@ -118,8 +121,12 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const config::Config& c
 absl::Status Trainer::Initialize() {
   accumulation_ = config::AccumulationSteps(config_);
   // `alro train` resolved the shape against model.pretrained already; a
-  // configuration built another way must agree with the checkpoint too.
-  ALRO_RETURN_IF_ERROR(core::CheckPretrainedShape(config_.model));
+  // configuration built another way must agree with the checkpoint too,
+  // except for a vocabulary that grows by the data set's item tokens.
+  ALRO_ASSIGN_OR_RETURN(std::optional<VocabGrowthPlan> growth, ResolveVocabGrowth(&config_));
+  config::ModelConfig checkpoint_shape = config_.model;
+  if (growth) checkpoint_shape.vocab_size = growth->growth.checkpoint_vocab;
+  ALRO_RETURN_IF_ERROR(core::CheckPretrainedShape(checkpoint_shape));
   // OpenRenderer checks the tokenizer against model.vocab_size.
   ALRO_ASSIGN_OR_RETURN(renderer_, data::OpenRenderer(config_));
   pad_id_ = std::max<int32_t>(0, renderer_->tokenizer().pad_id());
@@ -144,7 +151,9 @@ absl::Status Trainer::Initialize() {
   // rank's slice is copied to its device; loading does the same slice by slice.
   model_ = std::make_shared<core::Decoder>(config_.model, grid_, /*random_init=*/!resume.has_value(), device);
   if (!resume && !config_.model.pretrained.empty()) {
-    ALRO_RETURN_IF_ERROR(core::LoadHfCheckpoint(config_.model.pretrained, *model_));
+    if (growth && grid_.world_rank() == 0) ALRO_LOG(INFO) << "vocabulary " << growth->reason;
+    ALRO_RETURN_IF_ERROR(growth ? core::LoadGrownHfCheckpoint(config_.model.pretrained, *model_, growth->growth)
+                                : core::LoadHfCheckpoint(config_.model.pretrained, *model_));
   }
   for (const core::ShardedParameter& p : model_->ShardedParameters())
     if (p.trainable) trainable_.push_back(p);
