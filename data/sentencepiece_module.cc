@@ -24,10 +24,6 @@ namespace {
 constexpr int kModuleFlags = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
 
 #if defined(ALRO_UNDER_ASAN)
-// The allocation entry points (malloc, free, operator new, operator delete)
-// a module opened with RTLD_DEEPBIND must share with the process.
-constexpr const char* kAllocatorSymbols[] = {"malloc", "free", "_Znwm", "_ZdlPv", "_ZdlPvm"};
-
 // The sanitizer runtime refuses dlopen(RTLD_DEEPBIND) and kills the process
 // (google/sanitizers#611): a deep-bound library may bind malloc to libc and
 // operator delete to the runtime, and then frees memory it did not allocate.
@@ -35,26 +31,14 @@ constexpr const char* kAllocatorSymbols[] = {"malloc", "free", "_Znwm", "_ZdlPv"
 // protobuf then binds to the system libprotobuf and aborts (see
 // sentencepiece_backend.h). The sanitized build of alro_spm lists the
 // sanitizer runtime as its first dependency, so its deep-bound lookups find
-// the runtime's allocator before libc's; dlmopen(LM_ID_BASE), which loads
-// into the same namespace as dlopen but is not intercepted, opens it, and
-// the check below refuses the module if any allocation entry point still
-// binds elsewhere.
-void* OpenModule(const std::string& path, std::string* error) {
-  void* handle = dlmopen(LM_ID_BASE, path.c_str(), kModuleFlags);
-  if (handle == nullptr) return nullptr;
-  for (const char* symbol : kAllocatorSymbols) {
-    if (dlsym(handle, symbol) != dlsym(RTLD_DEFAULT, symbol)) {
-      *error = "the SentencePiece module " + path + " binds " + symbol +
-               " to another allocator than the sanitizer runtime's; build alro_spm with the same "
-               "-fsanitize flags as the program (-DALRO_SANITIZE=ON builds both)";
-      dlclose(handle);
-      return nullptr;
-    }
-  }
-  return handle;
-}
+// the runtime's malloc, free, new and delete before libc's and libstdc++'s;
+// dlmopen(LM_ID_BASE), which loads into the same namespace as dlopen but is
+// not intercepted, opens it. A module built without the sanitizer does not
+// fail silently: the runtime reports an alloc-dealloc-mismatch inside
+// SentencePiece's initialisation and stops.
+void* OpenModule(const std::string& path) { return dlmopen(LM_ID_BASE, path.c_str(), kModuleFlags); }
 #else
-void* OpenModule(const std::string& path, std::string* /*error*/) { return dlopen(path.c_str(), kModuleFlags); }
+void* OpenModule(const std::string& path) { return dlopen(path.c_str(), kModuleFlags); }
 #endif
 
 }  // namespace
@@ -74,15 +58,10 @@ Backend* GetBackend(std::string* error) {
       if (candidate.empty()) continue;
       // RTLD_LOCAL | RTLD_DEEPBIND: SentencePiece and its embedded protobuf
       // bind to themselves and stay invisible to the rest of the process.
-      std::string refused;
-      handle = OpenModule(candidate, &refused);
+      handle = OpenModule(candidate);
       if (handle != nullptr) {
         path = candidate;
         break;
-      }
-      if (!refused.empty()) {
-        load_error += refused + "; ";
-        continue;
       }
       const char* why = dlerror();
       load_error += "cannot load the SentencePiece module " + candidate + ": " + (why ? why : "unknown error") + "; ";
