@@ -9,6 +9,8 @@
 #include <cstring>
 #include <map>
 #include <numeric>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
@@ -87,27 +89,42 @@ absl::StatusOr<std::vector<RankedList>> RankBatch(core::Decoder& model, const da
     }
     return out;
   }
-  // Constrained decoding, one list at a time: prompts differ in length and
-  // decoding needs equal-length prompts (no left padding in the model).
+  // Constrained decoding needs prompts of equal length (the model has no
+  // left padding), so the lists are decoded in groups of equal prompt length
+  // and answer separator: one forward per slot for the whole group instead
+  // of one per list (a data set whose prompts all have the same length, like
+  // the demo's, decodes each micro-batch as one group).
+  std::map<std::pair<int64_t, std::vector<int64_t>>, std::vector<int64_t>> groups;
   for (int64_t i = 0; i < n; ++i) {
     const data::RenderedExample& r = batch.lists[i];
-    const int64_t prompt_len = r.answer_positions[0];
-    const at::Tensor prompt = t.tokens.narrow(0, i, 1).narrow(1, 0, prompt_len);
+    groups[{r.answer_positions[0], AnswerSeparator(r)}].push_back(i);
+  }
+  for (const auto& [shape, rows] : groups) {
+    const auto& [prompt_len, separator] = shape;
+    const at::Tensor index = at::tensor(rows, at::kLong);
     const core::DecodedPermutations decoded =
-        core::ConstrainedGreedyDecode(model, prompt, t.identifier_ids.narrow(0, i, 1), AnswerSeparator(r));
-    out[i].order = decoded.order.at(0);
-    // Score of the k-th written identifier: m - k (higher = better); its
-    // probability among the identifiers still allowed at step k goes along.
-    const at::Tensor logits = decoded.step_logits[0].to(at::kCPU, at::kDouble).contiguous();  // [m, m]
-    std::vector<bool> used(m, false);
-    for (int64_t k = 0; k < m; ++k) {
-      at::Tensor row = logits[k].clone();
-      for (int64_t j = 0; j < m; ++j)
-        if (used[j]) row[j] = -INFINITY;
-      const int64_t chosen = out[i].order[k];
-      out[i].scores.push_back(static_cast<double>(m - k));
-      out[i].step_probabilities.push_back(at::softmax(row, 0)[chosen].item<double>());
-      used[chosen] = true;
+        core::ConstrainedGreedyDecode(model, t.tokens.index_select(0, index).narrow(1, 0, prompt_len),
+                                      t.identifier_ids.index_select(0, index), separator);
+    const at::Tensor logits = decoded.step_logits.to(at::kCPU, at::kDouble).contiguous();  // [G, m, m]
+    for (size_t g = 0; g < rows.size(); ++g) {
+      RankedList& list = out[static_cast<size_t>(rows[g])];
+      list.order = decoded.order[g];
+      // Score of the k-th written identifier: m - k (higher = better); its
+      // probability among the identifiers still allowed at step k goes along.
+      std::vector<bool> used(static_cast<size_t>(m), false);
+      for (int64_t k = 0; k < m; ++k) {
+        const double* row = logits.data_ptr<double>() + (static_cast<int64_t>(g) * m + k) * m;
+        double max_logit = -INFINITY;
+        for (int64_t j = 0; j < m; ++j)
+          if (!used[j]) max_logit = std::max(max_logit, row[j]);
+        double partition = 0.0;
+        for (int64_t j = 0; j < m; ++j)
+          if (!used[j]) partition += std::exp(row[j] - max_logit);
+        const int64_t chosen = list.order[k];
+        list.scores.push_back(static_cast<double>(m - k));
+        list.step_probabilities.push_back(std::exp(row[chosen] - max_logit) / partition);
+        used[chosen] = true;
+      }
     }
   }
   return out;

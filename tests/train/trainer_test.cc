@@ -324,6 +324,24 @@ TEST(MpiTrainer, EvaluationRanksArePermutationsAndExportLoadsBack) {
       const double ndcg1 = result->summary["ndcg@1"].get<double>();
       EXPECT_GE(ndcg1, 0.0);
       EXPECT_LE(ndcg1, 1.0);
+      if (mode != RankMode::kDecode) continue;
+      // Decoding groups the lists of a micro-batch by prompt length; one list
+      // per micro-batch (groups of one) must give the same answers.
+      config::Config single = c;
+      single.schedule.micro_batch_size = 1;
+      absl::StatusOr<std::unique_ptr<data::EvalReader>> one_by_one =
+          data::OpenEvalReader(single, *renderer, grid.dp_rank(), grid.dp_size(), "test");
+      ASSERT_TRUE(one_by_one.ok()) << one_by_one.status();
+      absl::StatusOr<EvalResult> alone = Evaluate((*trainer)->model(), **one_by_one, grid, settings);
+      ASSERT_TRUE(alone.ok()) << alone.status();
+      ASSERT_EQ(alone->rankings.size(), result->rankings.size());
+      for (size_t i = 0; i < result->rankings.size(); ++i) {
+        EXPECT_EQ(alone->rankings[i].example_id, result->rankings[i].example_id);
+        EXPECT_EQ(alone->rankings[i].order, result->rankings[i].order) << result->rankings[i].example_id;
+        for (size_t k = 0; k < result->rankings[i].step_probabilities.size(); ++k) {
+          EXPECT_NEAR(alone->rankings[i].step_probabilities[k], result->rankings[i].step_probabilities[k], 1e-5);
+        }
+      }
     }
     // Export to the Hugging Face layout and load it into a fresh model: the
     // same logits.
