@@ -4,10 +4,44 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <string>
 
 #include "data/sentencepiece_backend.h"
 
+// GCC defines __SANITIZE_ADDRESS__ under -fsanitize=address; clang answers
+// __has_feature(address_sanitizer).
+#if defined(__SANITIZE_ADDRESS__)
+#define ALRO_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ALRO_UNDER_ASAN 1
+#endif
+#endif
+
 namespace alro::data::spm {
+namespace {
+
+constexpr int kModuleFlags = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
+
+#if defined(ALRO_UNDER_ASAN)
+// The sanitizer runtime refuses dlopen(RTLD_DEEPBIND) and kills the process
+// (google/sanitizers#611): a deep-bound library may bind malloc to libc and
+// operator delete to the runtime, and then frees memory it did not allocate.
+// Dropping RTLD_DEEPBIND is no way out here: SentencePiece's embedded
+// protobuf then binds to the system libprotobuf and aborts (see
+// sentencepiece_backend.h). The sanitized build of alro_spm lists the
+// sanitizer runtime as its first dependency, so its deep-bound lookups find
+// the runtime's malloc, free, new and delete before libc's and libstdc++'s;
+// dlmopen(LM_ID_BASE), which loads into the same namespace as dlopen but is
+// not intercepted, opens it. A module built without the sanitizer does not
+// fail silently: the runtime reports an alloc-dealloc-mismatch inside
+// SentencePiece's initialisation and stops.
+void* OpenModule(const std::string& path) { return dlmopen(LM_ID_BASE, path.c_str(), kModuleFlags); }
+#else
+void* OpenModule(const std::string& path) { return dlopen(path.c_str(), kModuleFlags); }
+#endif
+
+}  // namespace
 
 Backend* GetBackend(std::string* error) {
   static std::once_flag once;
@@ -24,7 +58,7 @@ Backend* GetBackend(std::string* error) {
       if (candidate.empty()) continue;
       // RTLD_LOCAL | RTLD_DEEPBIND: SentencePiece and its embedded protobuf
       // bind to themselves and stay invisible to the rest of the process.
-      handle = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+      handle = OpenModule(candidate);
       if (handle != nullptr) {
         path = candidate;
         break;

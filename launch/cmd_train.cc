@@ -68,10 +68,15 @@ void PrintPlan(const config::Config& c, int64_t world_size, const std::vector<co
   std::printf("  data:      %s (train split '%s', eval split '%s')\n",
               c.data.dir.empty() ? "(data.dir not set)" : c.data.dir.c_str(), c.data.train_split.c_str(),
               c.data.eval_split.c_str());
-  std::printf("  objective: %.3g*LM + %.3g*SLL(gamma %.3g, sigma %.3g) + %.3g*PSL(%s, %lld cop%s)\n",
+  std::printf("  objective: %.3g*LM + %.3g*SLL(gamma %.3g, sigma %.3g) + %.3g*PSL(%s, %lld cop%s)%s\n",
               c.objective.lm_weight, c.objective.sll_weight, c.objective.sll_gamma, c.objective.sll_sigma,
               c.objective.psl_weight, c.objective.psl_divergence.c_str(), (long long)c.objective.psl_copies,
-              c.objective.psl_copies == 1 ? "y" : "ies");
+              c.objective.psl_copies == 1 ? "y" : "ies",
+              c.objective.single_step_weight > 0
+                  ? absl::StrFormat(" + %.3g*LambdaLoss(first slot, %s)", c.objective.single_step_weight,
+                                    c.objective.lambdaloss_weighting)
+                        .c_str()
+                  : "");
   std::printf("  schedule:  %lld steps, global batch %lld lists = micro %lld x dp %lld x accumulation %lld, "
               "lr %.3g (warmup %lld, cosine to %.3g x)\n",
               (long long)c.schedule.steps, (long long)c.schedule.global_batch_size,

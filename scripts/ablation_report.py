@@ -19,7 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-VARIANTS = ["lm", "lm_sll", "lm_psl", "alro", "lm_first_slot"]
+VARIANTS = ["lm", "lm_sll", "lm_psl", "alro", "lm_first_slot", "alro_first_slot"]
 METRICS = ["ndcg@1", "ndcg@5", "ndcg@10", "mrr", "kendall_tau"]
 BIAS = ["ndcg@10_std", "pairwise_kendall_tau"]
 REFERENCES = ["random", "popularity", "item_mean", "mf"]

@@ -7,7 +7,8 @@
 #   4. train configs/tiny.yaml from scratch with `mpirun -np 2` on the CPU
 #      (about 10 minutes; checkpoints every 1000 steps, resumable);
 #   5. alro eval on the test split, next to four reference orders computed
-#      in the same run (random, popularity, item mean, matrix factorisation);
+#      in the same run (random, popularity, item mean, matrix factorisation),
+#      then once more ranking by first-slot scores (--mode single_step);
 #   6. PNG plots of the losses, validation metrics and throughput.
 #
 # Everything lands in runs/ (git-ignored; the MovieLens terms forbid
@@ -63,6 +64,10 @@ echo "training took $(( $(date +%s) - start )) s"
 say "5/6 evaluate on the test split against four reference orders"
 "${MPI[@]}" "$ALRO" eval --checkpoint "$RUN/checkpoints" --split test --baselines \
   --json "$RUN/eval_test.json" --output "$RUN/test_rankings.jsonl"
+# The same model ranking by one forward (the first answer slot's scores),
+# which configs/tiny.yaml also trains (objective.single_step_weight).
+"${MPI[@]}" "$ALRO" eval --checkpoint "$RUN/checkpoints" --split test --mode single_step \
+  --json "$RUN/eval_test_single_step.json"
 
 say "6/6 plots"
 /usr/bin/python3 scripts/plot_metrics.py "$RUN/metrics.jsonl"
@@ -72,7 +77,8 @@ cat <<EOF
 Done. What is where:
   $RUN/metrics.jsonl          one line per logged step and per validation
   $RUN/*.png                  losses, validation metrics, throughput (paths above)
-  $RUN/eval_test.json         the table above as JSON (alro and the reference orders)
+  $RUN/eval_test.json         the first table above as JSON (alro and the reference orders)
+  $RUN/eval_test_single_step.json  the second (ranking by first-slot scores)
   $RUN/test_rankings.jsonl    every test list's ranking
   $RUN/checkpoints/           sharded checkpoints (alro ckpt inspect $RUN/checkpoints)
 Export for Hugging Face tools:  $ALRO ckpt export $RUN/checkpoints --out $RUN/hf
