@@ -111,6 +111,10 @@ absl::StatusOr<std::optional<VocabGrowthPlan>> PlanVocabGrowth(const config::Con
 
 absl::StatusOr<std::optional<VocabGrowthPlan>> ResolveVocabGrowth(config::Config* config) {
   if (config->model.pretrained.empty()) return std::nullopt;
+  // Item tokens come from a data set; a plan without data.dir or
+  // model.tokenizer (`alro train --dry-run` on a checkpoint alone) has no
+  // tokenizer to grow by.
+  if (config->data.dir.empty() && config->model.tokenizer.empty()) return std::nullopt;
   ALRO_ASSIGN_OR_RETURN(core::HfModelShape shape, core::ReadHfConfig(config->model.pretrained));
   ALRO_ASSIGN_OR_RETURN(std::shared_ptr<const data::Tokenizer> tokenizer, data::OpenTokenizer(*config));
   ALRO_ASSIGN_OR_RETURN(std::optional<VocabGrowthPlan> plan,

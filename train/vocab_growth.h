@@ -43,7 +43,8 @@ absl::StatusOr<std::optional<VocabGrowthPlan>> PlanVocabGrowth(const config::Con
 /// (core::ResolveModelShape, so model.vocab_size is the checkpoint's, or
 /// already the grown size): opens the job's tokenizer and, when the
 /// vocabulary grows, sets model.vocab_size to the grown size. nullopt
-/// without model.pretrained or growth. Idempotent (`alro train` resolves it,
+/// without model.pretrained, without a tokenizer to read (neither data.dir
+/// nor model.tokenizer), or without growth. Idempotent (`alro train` resolves it,
 /// and the trainer again for configurations built another way).
 absl::StatusOr<std::optional<VocabGrowthPlan>> ResolveVocabGrowth(config::Config* config);
 
