@@ -1,6 +1,8 @@
 // core/vocab_growth.cc: the mean-of-sources rows of a grown vocabulary.
 #include "core/vocab_growth.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 
@@ -14,9 +16,15 @@ absl::StatusOr<at::Tensor> GrownRows(const at::Tensor& base, const VocabGrowth& 
                                                    " rows"));
   }
   // Double precision: the mean of many rows of a half-precision checkpoint
-  // must not depend on summation order.
-  const at::Tensor rows = base.to(at::kDouble);
-  const at::Tensor all_mean = rows.mean(0);
+  // must not depend on summation order. The full table is converted a slice
+  // at a time, so that a large vocabulary (128K x 4096) never exists in
+  // double precision at once.
+  constexpr int64_t kRowsPerSlice = 4096;
+  at::Tensor all_sum = at::zeros({base.size(1)}, at::kDouble);
+  for (int64_t r = 0; r < v; r += kRowsPerSlice) {
+    all_sum += base.narrow(0, r, std::min(kRowsPerSlice, v - r)).to(at::kDouble).sum(0);
+  }
+  const at::Tensor all_mean = all_sum / static_cast<double>(v);
   at::Tensor out = at::empty({static_cast<int64_t>(growth.sources.size()), base.size(1)}, at::kDouble);
   for (size_t k = 0; k < growth.sources.size(); ++k) {
     const std::vector<int32_t>& ids = growth.sources[k];
@@ -33,7 +41,7 @@ absl::StatusOr<at::Tensor> GrownRows(const at::Tensor& base, const VocabGrowth& 
       }
       index.push_back(id);
     }
-    out[static_cast<int64_t>(k)].copy_(rows.index_select(0, at::tensor(index, at::kLong)).mean(0));
+    out[static_cast<int64_t>(k)].copy_(base.index_select(0, at::tensor(index, at::kLong)).to(at::kDouble).mean(0));
   }
   return out.to(at::kFloat);
 }
