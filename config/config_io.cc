@@ -209,7 +209,13 @@ class Reader {
   bool Convert(const YAML::Node& node, const std::string& key, T& value) {
     constexpr bool kIsList = !std::is_arithmetic_v<T> && !std::is_same_v<T, std::string>;
     if (kIsList ? !node.IsSequence() : !node.IsScalar()) {
-      Error(node, key, absl::StrCat("must be ", TypeName<T>()), "fix the value's type");
+      // YAML reads {a} as a mapping and [a] as a list: a text that starts
+      // with a brace (a prompt template) must be quoted, twice on a shell.
+      const bool quote = !kIsList && (node.IsMap() || node.IsSequence());
+      Error(node, key, absl::StrCat("must be ", TypeName<T>()),
+            quote ? "YAML reads a value that starts with { or [ as a mapping or list: quote it, "
+                    "in a file key: \"{mean} {id}\", on a command line --set 'key=\"{mean} {id}\"'"
+                  : "fix the value's type");
       return false;
     }
     try {

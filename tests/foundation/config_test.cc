@@ -97,6 +97,14 @@ TEST(Config, ErrorsNameTheirTrueSource) {
   ExpectError(ParseConfig(yaml, "t.yaml", {"model=3"}).status(), {"--set model=3: model: must be a mapping"});
   ExpectError(ParseConfig(yaml, "t.yaml", {"model.num_layers=x"}).status(),
               {"--set model.num_layers=x: model.num_layers: must be an integer"});
+  // A prompt template that starts with a brace is a YAML mapping unless quoted:
+  // the hint shows the quoting, and the quoted value is accepted as text.
+  ExpectError(ParseConfig(yaml, "t.yaml", {"prompt.candidate_line={mean}"}).status(),
+              {"--set prompt.candidate_line={mean}: prompt.candidate_line: must be a string", "quote it",
+               "--set 'key=\"{mean} {id}\"'"});
+  absl::StatusOr<Config> quoted = ParseConfig(yaml, "t.yaml", {"prompt.candidate_line=\"{mean} {id}\""});
+  ASSERT_TRUE(quoted.ok()) << quoted.status();
+  EXPECT_EQ(quoted->prompt.candidate_line, "{mean} {id}");
   // The file's own mistakes keep their lines, sections included.
   ExpectError(ParseConfig(yaml + "bogus:\n  a: 1\n", "t.yaml").status(), {"t.yaml:6: bogus: unknown key"});
   ExpectError(ParseConfig(yaml + "data: 7\n", "t.yaml").status(), {"t.yaml:6: data: must be a mapping"});
