@@ -373,7 +373,8 @@ std::string RenderPromptText(const config::PromptConfig& prompt, const proto::Li
                                       {"{item}", absl::StrCat("<item:", it.item().item_id(), ">")},
                                       {"{id}", id}});
   };
-  std::string out = prompt.header + "\n";
+  // An empty header renders no tokens, so the text shows no line for it either.
+  std::string out = prompt.header.empty() ? "" : prompt.header + "\n";
   const int first = std::max<int>(0, example.history_size() - static_cast<int>(prompt.max_history));
   for (int h = first; h < example.history_size(); ++h) {
     absl::StrAppend(&out, fill(prompt.history_line, example.history(h), ""), "\n");

@@ -97,6 +97,12 @@ TEST(Prompt, AnswerPositionsAndTrueOrder) {
   for (int k = 0; k < m; ++k) answer += std::string(" ") + prompt.identifiers[slots[k]];
   EXPECT_TRUE(absl::StrContains(text, answer)) << text;
   EXPECT_TRUE(absl::StrContains(text, "rated")) << text;
+  EXPECT_TRUE(absl::StartsWith(text, prompt.header + "\n")) << text;
+  // Without a header (configs/tiny.yaml) the text starts with the first line.
+  config::PromptConfig headless = prompt;
+  headless.header = "";
+  const std::string headless_text = RenderPromptText(headless, ex);
+  EXPECT_EQ(headless_text, text.substr(prompt.header.size() + 1)) << headless_text;
 }
 
 TEST(Prompt, PermutedCopyShowsTheSameItemsInAnotherOrder) {
