@@ -15,6 +15,7 @@
 #include "common/status.h"
 #include "core/hf_checkpoint.h"
 #include "data/manifest.h"
+#include "data/tokenizer.h"
 #include "distributed/process_grid.h"
 #include "distributed/runtime.h"
 #include "launch/command_util.h"
@@ -78,6 +79,15 @@ std::string TokenizerFile(const config::Config& cfg) {
   return "";
 }
 
+// What to do when the tokenizer export would copy is not the checkpoint's.
+constexpr char kExportTokenizerHint[] =
+    "export copies model.tokenizer of the checkpoint's config.yaml, else data.dir's tokenizer.model: put the "
+    "file the model was trained with back there (a data set converted again with the same command and options "
+    "writes it again), then export again";
+
+// Where UserError's advice starts in a message (common/status.h).
+constexpr absl::string_view kHintMarker = "\n  HINT:";
+
 int Export(const train::CheckpointReader& reader, const std::string& out, const std::string& dtype_name) {
   dist::MpiRuntime mpi;
   absl::StatusOr<config::Config> cfg = train::ConfigFromCheckpoint(reader, /*world_size=*/1, /*tensor_parallel=*/1);
@@ -94,6 +104,18 @@ int Export(const train::CheckpointReader& reader, const std::string& out, const 
     return ReportStatus("ckpt export", InvalidArgument("--dtype must be float32, bfloat16 or float16"));
   }
   options.tokenizer_model = TokenizerFile(*cfg);
+  if (!options.tokenizer_model.empty()) {
+    // The copy must be the file the model learnt its token ids from: a data
+    // set re-converted since (other --vocab-size, --item-tokens) has another.
+    absl::StatusOr<std::shared_ptr<const data::Tokenizer>> tokenizer = data::Tokenizer::Load(options.tokenizer_model);
+    if (!tokenizer.ok()) return ReportStatus("ckpt export", tokenizer.status());
+    const absl::Status same = train::CheckCheckpointTokenizer(reader, **tokenizer);
+    if (!same.ok()) {
+      // The check's own hint names --set, which export does not take.
+      const absl::string_view what = same.message().substr(0, same.message().find(kHintMarker));
+      return ReportStatus("ckpt export", UserError(same.code(), what, kExportTokenizerHint));
+    }
+  }
   const absl::Status saved = core::SaveHfCheckpoint(out, **model, options);
   if (!saved.ok()) return ReportStatus("ckpt export", saved);
   std::printf("exported step %lld to %s (Hugging Face layout%s, %s)\n", static_cast<long long>(reader.step()),

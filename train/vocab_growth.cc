@@ -12,6 +12,7 @@
 #include "data/loader.h"
 #include "data/manifest.h"
 #include "data/prompt.h"
+#include "data/tokenizer.h"
 
 namespace alro::train {
 namespace {
@@ -50,14 +51,44 @@ absl::StatusOr<std::vector<std::string>> ItemTitles(const config::Config& config
   return titles;
 }
 
+// A checkpoint whose vocab_size V exceeds its tokenizer's B pieces (padding
+// rows, e.g. `alro convert --vocab-size 200` that yields 175 pieces) puts
+// the appended item pieces at ids B.. inside its V rows: nothing would grow,
+// and the item tokens would start from padding rows the model never trained,
+// not from their titles. Told apart from an export that already holds item
+// rows by the checkpoint's own tokenizer, which then has the item pieces.
+absl::Status CheckItemRowsWereTrained(const config::Config& config, int64_t checkpoint_vocab,
+                                      const data::Tokenizer& tokenizer) {
+  const std::string first_piece = data::ItemTokenPieces(1)[0];
+  const int32_t first_item = tokenizer.PieceToId(first_piece);
+  const std::string own_path = JoinPath(config.model.pretrained, "tokenizer.model");
+  if (first_item < 0 || !PathExists(own_path)) return absl::OkStatus();
+  ALRO_ASSIGN_OR_RETURN(std::shared_ptr<const data::Tokenizer> own, data::Tokenizer::Load(own_path));
+  if (own->PieceToId(first_piece) >= 0) return absl::OkStatus();
+  return UserError(absl::StatusCode::kFailedPrecondition,
+                   absl::StrCat("tokenizer ", tokenizer.name(), " puts the item pieces at ids ", first_item, " ... ",
+                                tokenizer.vocab_size() - 1, ", inside the ", checkpoint_vocab,
+                                " rows of model.pretrained ", JoinPath(config.model.pretrained, "config.json"),
+                                " (vocab_size), whose tokenizer ", own_path, " has only ", own->vocab_size(),
+                                " pieces: rows from ", own->vocab_size(),
+                                " on are padding the model never trained, so the vocabulary would not grow and "
+                                "the item tokens would not start from their titles"),
+                   absl::StrCat("alro grows only a vocabulary whose rows match its tokenizer: use a checkpoint "
+                                "trained with model.vocab_size equal to its tokenizer's size (",
+                                own->vocab_size(), " here), or convert without --item-tokens"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::optional<VocabGrowthPlan>> PlanVocabGrowth(const config::Config& config,
                                                                int64_t checkpoint_vocab,
                                                                const data::Tokenizer& tokenizer) {
   const int64_t pieces = tokenizer.vocab_size();
-  if (pieces <= checkpoint_vocab) return std::nullopt;
   const std::string config_json = JoinPath(config.model.pretrained, "config.json");
+  if (pieces <= checkpoint_vocab) {
+    ALRO_RETURN_IF_ERROR(CheckItemRowsWereTrained(config, checkpoint_vocab, tokenizer));
+    return std::nullopt;
+  }
   const std::string mismatch = absl::StrCat("tokenizer ", tokenizer.name(), " has ", pieces,
                                             " pieces, but model.pretrained ", config_json, " has vocab_size ",
                                             checkpoint_vocab);
