@@ -5,6 +5,7 @@
 
 #include "launch/allocator.h"
 #include "launch/commands.h"
+#include "launch/thread_policy.h"
 
 namespace {
 
@@ -12,16 +13,17 @@ struct Subcommand {
   const char* name;
   int (*run)(int, char**);
   const char* summary;
+  bool computes;  // runs the model: gets the OpenMP thread policy (launch/thread_policy.h)
 };
 
 constexpr Subcommand kSubcommands[] = {
-    {"train", alro::launch::RunTrain, "fine-tune a model into a list-wise ranker (under mpirun)"},
-    {"eval", alro::launch::RunEval, "ranking metrics of a checkpoint on a data split"},
-    {"rank", alro::launch::RunRank, "rank candidates for JSONL requests with a trained model"},
-    {"convert", alro::launch::RunConvert, "convert rating logs (MovieLens, Amazon, JSONL) to record shards"},
-    {"data", alro::launch::RunData, "inspect or verify a converted data set"},
-    {"ckpt", alro::launch::RunCkpt, "inspect, reshard or export a checkpoint"},
-    {"metrics", alro::launch::RunMetrics, "ranking metrics of a rankings JSONL file"},
+    {"train", alro::launch::RunTrain, "fine-tune a model into a list-wise ranker (under mpirun)", true},
+    {"eval", alro::launch::RunEval, "ranking metrics of a checkpoint on a data split", true},
+    {"rank", alro::launch::RunRank, "rank candidates for JSONL requests with a trained model", true},
+    {"convert", alro::launch::RunConvert, "convert rating logs (MovieLens, Amazon, JSONL) to record shards", false},
+    {"data", alro::launch::RunData, "inspect or verify a converted data set", false},
+    {"ckpt", alro::launch::RunCkpt, "inspect, reshard or export a checkpoint", false},
+    {"metrics", alro::launch::RunMetrics, "ranking metrics of a rankings JSONL file", false},
 };
 
 void PrintUsage(FILE* out) {
@@ -38,7 +40,10 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   for (const Subcommand& s : kSubcommands) {
-    if (std::strcmp(argv[1], s.name) == 0) return s.run(argc - 2, argv + 2);
+    if (std::strcmp(argv[1], s.name) != 0) continue;
+    // Before anything starts a thread or MPI: it may re-execute the process.
+    if (s.computes) alro::launch::ApplyThreadPolicy(argv);
+    return s.run(argc - 2, argv + 2);
   }
   std::fprintf(stderr, "alro: unknown command '%s'\n\n", argv[1]);
   PrintUsage(stderr);

@@ -6,20 +6,25 @@
 #include <optional>
 #include <string>
 
+#include <ATen/Parallel.h>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status.h"
 #include "config/config_io.h"
 #include "config/model_size.h"
+#include "core/cpu_features.h"
 #include "core/pretrained_shape.h"
 #include "common/logging.h"
 #include "distributed/process_grid.h"
 #include "distributed/runtime.h"
 #include "distributed/watchdog.h"
 #include "launch/allocator.h"
+#include "launch/blas_info.h"
 #include "launch/command_util.h"
 #include "launch/commands.h"
+#include "launch/thread_policy.h"
 #include "train/trainer.h"
 #include "train/vocab_growth.h"
 
@@ -43,6 +48,15 @@ std::string HumanCount(double n) {
   return absl::StrFormat("%.0f", n);
 }
 
+// model.dtype as it will run: "auto" resolves per device (core::ComputeDtype).
+std::string DtypePlan(const config::ModelConfig& m) {
+  if (m.dtype != "auto") return m.dtype;
+  const std::string flag = core::NativeBfloat16CpuFlag();
+  return flag.empty() ? "dtype auto: bfloat16 on GPUs, float32 on this CPU (no avx512_bf16 or amx_bf16: its bf16 "
+                        "matmuls would be emulated)"
+                      : absl::StrCat("dtype auto: bfloat16 (GPUs, and this CPU has ", flag, ")");
+}
+
 void PrintPlan(const config::Config& c, int64_t world_size, const std::vector<core::ShapeValue>& shape) {
   const config::ModelConfig& m = c.model;
   std::printf("plan:\n");
@@ -51,7 +65,7 @@ void PrintPlan(const config::Config& c, int64_t world_size, const std::vector<co
               c.parallel.device.c_str(), c.parallel.backend.c_str());
   std::printf("  model:     %s: %lld layers, hidden %lld, heads %lld (kv %lld), mlp %lld, vocab %lld, %s\n",
               m.preset.c_str(), (long long)m.num_layers, (long long)m.hidden_size, (long long)m.num_heads,
-              (long long)m.num_kv_heads, (long long)m.intermediate_size, (long long)m.vocab_size, m.dtype.c_str());
+              (long long)m.num_kv_heads, (long long)m.intermediate_size, (long long)m.vocab_size, DtypePlan(m).c_str());
   // Where each shape value came from: the file, --set, a preset, the
   // checkpoint's config.json or the default.
   for (const core::ShapeValue& v : shape) {
@@ -85,6 +99,9 @@ void PrintPlan(const config::Config& c, int64_t world_size, const std::vector<co
               c.schedule.min_lr_ratio);
   std::printf("  checkpoints: %s\n", c.checkpoint.dir.empty() ? "off" : c.checkpoint.dir.c_str());
   std::printf("  allocator: %s\n", AllocatorSummary().c_str());
+  std::printf("  threads:   %d per rank (LibTorch intra-op); %s\n", at::get_num_threads(),
+              ThreadPolicySummary().c_str());
+  std::printf("  BLAS:      %s\n", BlasSummary().c_str());
 }
 
 }  // namespace

@@ -1,15 +1,19 @@
 // bench/core/decoder_bench.cc: forward+backward throughput of the decoder.
 //
-// For each preset (tiny, small) and thread count (1, 2) it reports, all
-// measured in this run on this machine:
+// For each preset (tiny, small), thread count (1, 2) and dtype (float32,
+// bfloat16) it reports, all measured in this run on this machine:
 //   - tokens/s and achieved GFLOP/s of one training step (full-vocabulary
 //     cross-entropy; FLOPs from config::TrainingFlopsPerToken),
 //   - that GFLOP/s as a fraction of a plain float32 matmul's GFLOP/s
 //     (the ceiling the step's matmuls could reach),
 //   - the same step written in Python with python3-torch
-//     (bench/core/python_step.py) and the ratio C++ / Python.
+//     (bench/core/python_step.py; under torch.autocast for bfloat16, the way
+//     a PyTorch user trains in bf16) and the ratio C++ / Python.
+// The whole table is measured --rounds times (rows interleaved, since a
+// shared machine's speed drifts); the last table gives per-row medians and
+// the median of the per-round ratios.
 //
-//   OMP_WAIT_POLICY=PASSIVE build/bench/core/core_decoder_bench [--iters 5]
+//   OMP_WAIT_POLICY=PASSIVE build/bench/core/core_decoder_bench [--iters 5] [--rounds 3]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -55,12 +59,13 @@ double CppStepSeconds(const config::ModelConfig& m, int64_t batch, int64_t seq, 
   });
 }
 
-double PythonStepSeconds(const config::ModelConfig& m, int64_t batch, int64_t seq, int threads, int iters) {
+double PythonStepSeconds(const config::ModelConfig& m, int64_t batch, int64_t seq, int threads, int iters,
+                         bool bf16) {
   const std::string command = absl::StrCat(
       "OMP_NUM_THREADS=", threads, " /usr/bin/python3 ", ALRO_SOURCE_DIR, "/bench/core/python_step.py",
       " --vocab ", m.vocab_size, " --hidden ", m.hidden_size, " --intermediate ", m.intermediate_size, " --layers ",
       m.num_layers, " --heads ", m.num_heads, " --kv_heads ", m.num_kv_heads, " --batch ", batch, " --seq ", seq,
-      " --threads ", threads, " --iters ", iters, " --warmup ", bench::kWarmupCalls);
+      " --threads ", threads, " --iters ", iters, " --warmup ", bench::kWarmupCalls, " --bf16 ", bf16 ? 1 : 0);
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
   if (!pipe) return -1.0;
   std::string out;
@@ -71,35 +76,68 @@ double PythonStepSeconds(const config::ModelConfig& m, int64_t batch, int64_t se
   return j["seconds_per_step"].get<double>();
 }
 
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
 int Main(int argc, char** argv) {
-  int iters = 5;
+  int iters = 5, rounds = 3;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--iters") iters = std::atoi(argv[i + 1]);
+    if (std::string(argv[i]) == "--rounds") rounds = std::max(1, std::atoi(argv[i + 1]));
   }
   struct Case {
     const char* preset;
     int64_t batch, seq;
   };
   const Case cases[] = {{"tiny", 8, 128}, {"small", 4, 256}};
-  std::printf("%-6s %3s %5s %5s %11s %9s %11s %9s %11s %8s\n", "preset", "thr", "batch", "seq", "tokens/s",
-              "GFLOP/s", "matmul GF/s", "fraction", "py tokens/s", "cpp/py");
-  for (const Case& c : cases) {
-    config::ModelConfig m;
-    config::ApplyModelPreset(c.preset, &m);
-    m.preset = c.preset;
-    const double flops_per_token = config::TrainingFlopsPerToken(m, c.seq);
-    for (int threads : {1, 2}) {
-      at::set_num_threads(threads);
-      const double matmul = MatmulGflops(iters);
-      const double cpp = CppStepSeconds(m, c.batch, c.seq, iters);
-      const double py = PythonStepSeconds(m, c.batch, c.seq, threads, iters);
-      const double tokens = static_cast<double>(c.batch * c.seq);
-      const double gflops = flops_per_token * tokens / cpp / 1e9;
-      std::printf("%-6s %3d %5ld %5ld %11.0f %9.2f %11.2f %9.3f %11.0f %8.2f\n", c.preset, threads, c.batch, c.seq,
-                  tokens / cpp, gflops, matmul, gflops / matmul, py > 0 ? tokens / py : 0.0,
-                  py > 0 ? py / cpp : 0.0);
-      std::fflush(stdout);
+  struct Row {
+    std::string name;
+    std::vector<double> tokens_per_s, fraction, py_tokens_per_s, ratio;
+  };
+  std::vector<Row> rows;
+  const char* header = "%-6s %3s %-8s %5s %5s %11s %9s %11s %9s %11s %8s\n";
+  for (int round = 1; round <= rounds; ++round) {
+    std::printf("round %d of %d\n", round, rounds);
+    std::printf(header, "preset", "thr", "dtype", "batch", "seq", "tokens/s", "GFLOP/s", "matmul GF/s", "fraction",
+                "py tokens/s", "cpp/py");
+    size_t row = 0;
+    for (const Case& c : cases) {
+      config::ModelConfig m;
+      config::ApplyModelPreset(c.preset, &m);
+      m.preset = c.preset;
+      const double flops_per_token = config::TrainingFlopsPerToken(m, c.seq);
+      for (int threads : {1, 2}) {
+        for (const char* dtype : {"float32", "bfloat16"}) {
+          m.dtype = dtype;
+          const bool bf16 = m.dtype == "bfloat16";
+          at::set_num_threads(threads);
+          // The ceiling is float32 GEMM in both rows: MFU is quoted against it.
+          const double matmul = MatmulGflops(iters);
+          const double cpp = CppStepSeconds(m, c.batch, c.seq, iters);
+          const double py = PythonStepSeconds(m, c.batch, c.seq, threads, iters, bf16);
+          const double tokens = static_cast<double>(c.batch * c.seq);
+          const double gflops = flops_per_token * tokens / cpp / 1e9;
+          std::printf("%-6s %3d %-8s %5ld %5ld %11.0f %9.2f %11.2f %9.3f %11.0f %8.2f\n", c.preset, threads, dtype,
+                      c.batch, c.seq, tokens / cpp, gflops, matmul, gflops / matmul, py > 0 ? tokens / py : 0.0,
+                      py > 0 ? py / cpp : 0.0);
+          std::fflush(stdout);
+          if (rows.size() <= row) rows.push_back({absl::StrCat(c.preset, " ", threads, " ", dtype), {}, {}, {}, {}});
+          Row& r = rows[row++];
+          r.tokens_per_s.push_back(tokens / cpp);
+          r.fraction.push_back(gflops / matmul);
+          r.py_tokens_per_s.push_back(py > 0 ? tokens / py : 0.0);
+          r.ratio.push_back(py > 0 ? py / cpp : 0.0);
+        }
+      }
     }
+  }
+  std::printf("\nmedians over %d round(s) (cpp/py: median of the per-round ratios)\n", rounds);
+  std::printf("%-22s %11s %9s %11s %8s\n", "row", "tokens/s", "fraction", "py tokens/s", "cpp/py");
+  for (const Row& r : rows) {
+    std::printf("%-22s %11.0f %9.3f %11.0f %8.2f\n", r.name.c_str(), Median(r.tokens_per_s), Median(r.fraction),
+                Median(r.py_tokens_per_s), Median(r.ratio));
   }
   return 0;
 }

@@ -4,7 +4,9 @@ PyTorch (Debian's python3-torch), the baseline core_decoder_bench divides by.
 
 Same shape, batch, sequence length, thread count and loss (cross-entropy of
 next-token logits over all positions) as the C++ step; prints one JSON line
-{"seconds_per_step": s}.
+{"seconds_per_step": s}. With --bf16 1 the forward runs under
+torch.autocast("cpu", torch.bfloat16), the way a PyTorch user trains in bf16
+on a CPU (float32 parameters, bf16 matmuls, float32 loss).
 """
 import argparse
 import json
@@ -36,6 +38,7 @@ def main():
     for k in ("vocab", "hidden", "intermediate", "layers", "heads", "kv_heads", "batch", "seq", "threads",
               "iters", "warmup"):
         ap.add_argument("--" + k, type=int, required=True)
+    ap.add_argument("--bf16", type=int, default=0)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -61,6 +64,11 @@ def main():
     def step():
         for v in params.values():
             v.grad = None
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(a.bf16)):
+            loss = forward()
+        loss.backward()
+
+    def forward():
         x = F.embedding(tokens, params["embed"])
         for l in range(a.layers):
             y = rms_norm(x, params[f"{l}.n1"], 1e-5)
@@ -75,7 +83,7 @@ def main():
             y = rms_norm(x, params[f"{l}.n2"], 1e-5)
             x = x + (F.silu(y @ params[f"{l}.g"].T) * (y @ params[f"{l}.u"].T)) @ params[f"{l}.dn"].T
         logits = rms_norm(x, params["norm"], 1e-5) @ params["head"].T
-        F.cross_entropy(logits.view(-1, a.vocab), targets.view(-1)).backward()
+        return F.cross_entropy(logits.view(-1, a.vocab), targets.view(-1))
 
     for _ in range(a.warmup):
         step()
