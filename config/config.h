@@ -60,7 +60,7 @@ struct ModelConfig {
   double rms_norm_eps = kModelPresets[0].rms_norm_eps;
   bool tie_embeddings = false;
   double init_std = 0.02;
-  std::string dtype = "float32";  ///< compute dtype: float32, bfloat16 or auto; master weights stay float32
+  std::string dtype = "float32";  ///< compute dtype; master weights stay float32
   bool activation_checkpointing = false;
   /// Hugging Face model directory (config.json + *.safetensors); empty = random init.
   std::string pretrained;
@@ -83,7 +83,7 @@ struct ModelConfig {
     v.Field("rms_norm_eps", rms_norm_eps, Range<double>{1e-12, 1e-1});
     v.Field("tie_embeddings", tie_embeddings);
     v.Field("init_std", init_std, Range<double>{0.0, 10.0});
-    v.Choice("dtype", dtype, {"float32", "bfloat16", "auto"});
+    v.Choice("dtype", dtype, {"float32", "bfloat16"});
     v.Field("activation_checkpointing", activation_checkpointing);
     v.Path("pretrained", pretrained, /*is_dir=*/true);
     v.Path("tokenizer", tokenizer, /*is_dir=*/false);

@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/types/span.h"
+#include "common/cpu_features.h"
 #include "common/file_util.h"
 #include "common/hash.h"
 #include "common/status.h"
@@ -393,6 +394,27 @@ absl::Status ApplyOverride(YAML::Node root, const std::string& assignment, KeySo
   return absl::OkStatus();
 }
 
+// model.dtype "auto" becomes bfloat16 on GPUs and on CPUs with native bf16
+// dot products, float32 elsewhere (there LibTorch emulates bf16 matmuls,
+// measured 8.5x slower than float32: docs/performance.md). It is resolved
+// here, on the machine that runs the job, so the checkpoint's config.yaml
+// records what ran. Returns the reason when it resolved "auto", else "".
+std::string ResolveAutoDtype(YAML::Node root) {
+  YAML::Node model = root["model"];
+  if (!model || !model.IsMap() || !model["dtype"] || !model["dtype"].IsScalar() ||
+      model["dtype"].Scalar() != "auto") {
+    return "";
+  }
+  const YAML::Node parallel = root["parallel"];
+  const bool cuda = parallel && parallel.IsMap() && parallel["device"] && parallel["device"].IsScalar() &&
+                    parallel["device"].Scalar() == "cuda";
+  const std::string flag = NativeBfloat16CpuFlag();
+  model["dtype"] = cuda || !flag.empty() ? "bfloat16" : "float32";
+  if (cuda) return "auto: bfloat16 on cuda";
+  return flag.empty() ? "auto: float32, this CPU has no avx512_bf16 or amx_bf16 and would emulate bf16"
+                      : absl::StrCat("auto: bfloat16, this CPU has ", flag);
+}
+
 }  // namespace
 
 absl::StatusOr<Config> ParseConfig(absl::string_view yaml_text, absl::string_view source,
@@ -417,6 +439,8 @@ absl::StatusOr<Config> ParseConfig(absl::string_view yaml_text, absl::string_vie
     ALRO_RETURN_IF_ERROR(ApplyOverride(root, assignment, &sources));
   }
 
+  const std::string dtype_choice = ResolveAutoDtype(root);
+
   Config config;
   // The preset fills the shape first; explicit keys then override it.
   const YAML::Node model = root["model"];
@@ -435,6 +459,7 @@ absl::StatusOr<Config> ParseConfig(absl::string_view yaml_text, absl::string_vie
                            absl::StrCat("model.preset ", config.model.preset, " (", preset->second, ")"));
     }
   }
+  if (!dtype_choice.empty()) read_origins["model.dtype"] += absl::StrCat(" (", dtype_choice, ")");
   if (origins != nullptr) *origins = std::move(read_origins);
   return config;
 }

@@ -11,7 +11,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/hash.h"
-#include "core/cpu_features.h"
 #include "common/status.h"
 #include "core/activation_checkpoint.h"
 #include "core/attention.h"
@@ -53,17 +52,14 @@ void AppendNorm(const std::string& name, const RMSNorm& norm, std::vector<Sharde
 
 }  // namespace
 
-at::ScalarType ComputeDtype(const config::ModelConfig& model, c10::Device device) {
-  if (model.dtype == "auto") {
-    return device.is_cuda() || !NativeBfloat16CpuFlag().empty() ? at::kBFloat16 : at::kFloat;
-  }
+at::ScalarType ComputeDtype(const config::ModelConfig& model) {
   return model.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
 }
 
 Decoder::Decoder(const config::ModelConfig& model, dist::ProcessGrid& grid, bool random_init, c10::Device device)
     : config_(model),
       grid_(grid),
-      dtype_(ComputeDtype(model, device)),
+      dtype_(ComputeDtype(model)),
       device_(device),
       dropout_rng_(at::detail::createCPUGenerator(static_cast<uint64_t>(model.seed) +
                                                   kDropoutSeedStride * static_cast<uint64_t>(grid.dp_rank()))),

@@ -39,10 +39,8 @@
 
 namespace alro::core {
 
-/// The compute dtype named by model.dtype on `device`: "float32",
-/// "bfloat16", or "auto" = bfloat16 on a GPU and on a CPU with native bf16
-/// dot products (core/cpu_features.h), float32 elsewhere.
-at::ScalarType ComputeDtype(const config::ModelConfig& model, c10::Device device);
+/// The compute dtype named by model.dtype ("float32" or "bfloat16").
+at::ScalarType ComputeDtype(const config::ModelConfig& model);
 
 /// The decoder (see the file comment). Master weights are float32; the
 /// forward runs in model.dtype. With model.lora.enabled the base weights are

@@ -8,13 +8,13 @@
 
 #include <ATen/Parallel.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status.h"
 #include "config/config_io.h"
 #include "config/model_size.h"
-#include "core/cpu_features.h"
 #include "core/pretrained_shape.h"
 #include "common/logging.h"
 #include "distributed/process_grid.h"
@@ -48,24 +48,23 @@ std::string HumanCount(double n) {
   return absl::StrFormat("%.0f", n);
 }
 
-// model.dtype as it will run: "auto" resolves per device (core::ComputeDtype).
-std::string DtypePlan(const config::ModelConfig& m) {
-  if (m.dtype != "auto") return m.dtype;
-  const std::string flag = core::NativeBfloat16CpuFlag();
-  return flag.empty() ? "dtype auto: bfloat16 on GPUs, float32 on this CPU (no avx512_bf16 or amx_bf16: its bf16 "
-                        "matmuls would be emulated)"
-                      : absl::StrCat("dtype auto: bfloat16 (GPUs, and this CPU has ", flag, ")");
-}
-
-void PrintPlan(const config::Config& c, int64_t world_size, const std::vector<core::ShapeValue>& shape) {
+// `origins` (config::LoadConfig's) tells where model.dtype came from, and
+// what "auto" chose on this machine.
+void PrintPlan(const config::Config& c, int64_t world_size, const std::vector<core::ShapeValue>& shape,
+               const config::ConfigOrigins& origins) {
   const config::ModelConfig& m = c.model;
+  const auto dtype_origin = origins.find("model.dtype");
+  const std::string dtype = dtype_origin != origins.end() && absl::StrContains(dtype_origin->second, "(auto: ")
+                                ? absl::StrCat(m.dtype, " ", dtype_origin->second.substr(
+                                                                 dtype_origin->second.find("(auto: ")))
+                                : m.dtype;
   std::printf("plan:\n");
   std::printf("  grid:      %lld ranks = data_parallel %lld x tensor_parallel %lld (device %s, backend %s)\n",
               (long long)world_size, (long long)c.parallel.data_parallel, (long long)c.parallel.tensor_parallel,
               c.parallel.device.c_str(), c.parallel.backend.c_str());
   std::printf("  model:     %s: %lld layers, hidden %lld, heads %lld (kv %lld), mlp %lld, vocab %lld, %s\n",
               m.preset.c_str(), (long long)m.num_layers, (long long)m.hidden_size, (long long)m.num_heads,
-              (long long)m.num_kv_heads, (long long)m.intermediate_size, (long long)m.vocab_size, DtypePlan(m).c_str());
+              (long long)m.num_kv_heads, (long long)m.intermediate_size, (long long)m.vocab_size, dtype.c_str());
   // Where each shape value came from: the file, --set, a preset, the
   // checkpoint's config.json or the default.
   for (const core::ShapeValue& v : shape) {
@@ -157,7 +156,7 @@ int RunTrain(int argc, char** argv) {
     const absl::Status valid = config::ValidateConfig(*cfg, {.world_size = world_size, .check_paths = check_paths});
     if (!valid.ok()) return ReportStatus("train", valid);
     config::ResolveDerived(&*cfg, world_size);
-    PrintPlan(*cfg, world_size, *shape);
+    PrintPlan(*cfg, world_size, *shape, origins);
     return kExitOk;
   }
 
@@ -177,7 +176,7 @@ int RunTrain(int argc, char** argv) {
   if (!valid.ok()) return rank == 0 ? ReportStatus("train", valid) : kExitUsage;
   config::ResolveDerived(&*cfg, mpi.world_size());
   if (rank == 0) {
-    PrintPlan(*cfg, mpi.world_size(), *shape);
+    PrintPlan(*cfg, mpi.world_size(), *shape, origins);
     std::fflush(stdout);
   }
   absl::StatusOr<dist::BackendChoice> backend = dist::ParseBackendChoice(cfg->parallel.backend);

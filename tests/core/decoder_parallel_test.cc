@@ -5,12 +5,9 @@
 // LoRA on every projection, activation checkpointing and a padded vocabulary.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <string>
 
-#include "core/cpu_features.h"
 #include "core/decoder.h"
 #include "core/identifier_logits.h"
 #include "tests/core/core_test_util.h"
@@ -176,34 +173,6 @@ TEST(DecoderTest, Bfloat16ComputeKeepsFloat32MasterWeights) {
     ASSERT_TRUE(p.tensor.grad().defined()) << p.name;
     EXPECT_EQ(p.tensor.grad().scalar_type(), at::kFloat) << p.name;
   }
-}
-
-TEST(DecoderTest, AutoDtypeIsBfloat16OnlyWhereItIsNative) {
-  config::ModelConfig m = SmallTestModel();
-  m.dtype = "auto";
-  const bool native = !NativeBfloat16CpuFlag().empty();
-  EXPECT_EQ(ComputeDtype(m, c10::Device(c10::kCPU)), native ? at::kBFloat16 : at::kFloat);
-  EXPECT_EQ(ComputeDtype(m, c10::Device(c10::kCUDA, 0)), at::kBFloat16);
-  m.dtype = "float32";
-  EXPECT_EQ(ComputeDtype(m, c10::Device(c10::kCUDA, 0)), at::kFloat);
-  m.dtype = "bfloat16";
-  EXPECT_EQ(ComputeDtype(m, c10::Device(c10::kCPU)), at::kBFloat16);
-  m.dtype = "auto";
-  dist::ProcessGrid single = dist::ProcessGrid::CreateSingleProcess();
-  Decoder model(m, single);
-  EXPECT_EQ(model.Forward(RandomTokens(kBatch, kLength, m.vocab_size, 7)).scalar_type(),
-            native ? at::kBFloat16 : at::kFloat);
-}
-
-// The flag parser against the file it reads, independently: a CPU that
-// lists avx512_bf16 or amx_bf16 among its flags is native.
-TEST(CpuFeatures, Bfloat16FlagMatchesProcCpuinfo) {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string text((std::istreambuf_iterator<char>(cpuinfo)), std::istreambuf_iterator<char>());
-  const size_t flags = text.find("\nflags");
-  const std::string line = flags == std::string::npos ? "" : text.substr(flags, text.find('\n', flags + 1) - flags) + " ";
-  const bool listed = line.find(" avx512_bf16 ") != std::string::npos || line.find(" amx_bf16 ") != std::string::npos;
-  EXPECT_EQ(!NativeBfloat16CpuFlag().empty(), listed) << line;
 }
 
 TEST(DecoderTest, InitializationDependsOnSeedOnly) {

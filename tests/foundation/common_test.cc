@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 
+#include "common/cpu_features.h"
 #include "common/crc32c.h"
 #include "common/file_util.h"
 #include "common/hash.h"
@@ -128,6 +131,18 @@ TEST(Status, UserErrorCarriesHint) {
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(s.message(), "data.dir: /x missing\n  HINT: run alro convert");
   EXPECT_EQ(Annotate(s, "loading").message().substr(0, 9), "loading: ");
+}
+
+// The flag reader against the file it reads, parsed independently: a CPU
+// listing avx512_bf16 or amx_bf16 among its flags has native bf16.
+TEST(CpuFeatures, Bfloat16FlagMatchesProcCpuinfo) {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  const std::string text((std::istreambuf_iterator<char>(cpuinfo)), std::istreambuf_iterator<char>());
+  const size_t at = text.find("\nflags");
+  const std::string line = at == std::string::npos ? "" : text.substr(at, text.find('\n', at + 1) - at) + " ";
+  const bool amx = line.find(" amx_bf16 ") != std::string::npos;
+  const bool avx512 = line.find(" avx512_bf16 ") != std::string::npos;
+  EXPECT_EQ(NativeBfloat16CpuFlag(), amx ? "amx_bf16" : avx512 ? "avx512_bf16" : "") << line;
 }
 
 }  // namespace

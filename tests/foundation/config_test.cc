@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "common/cpu_features.h"
 #include "config/config_io.h"
 #include "config/model_size.h"
 
@@ -216,6 +217,25 @@ TEST(Config, HashIsFnv1aOfTheYamlWithTheHistoricalBasis) {
     for (unsigned char c : ConfigToYaml(config)) expected = (expected ^ c) * 1099511628211ull;
     EXPECT_EQ(ConfigHash(config), expected) << preset;
   }
+}
+
+TEST(Config, AutoDtypeIsBfloat16OnlyWhereItIsNative) {
+  const bool native = !NativeBfloat16CpuFlag().empty();
+  ConfigOrigins origins;
+  absl::StatusOr<Config> cpu = ParseConfig("model:\n  dtype: auto\n", "auto.yaml", {}, &origins);
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  EXPECT_EQ(cpu->model.dtype, native ? "bfloat16" : "float32");
+  EXPECT_NE(origins["model.dtype"].find("auto.yaml:2"), std::string::npos) << origins["model.dtype"];
+  EXPECT_NE(origins["model.dtype"].find(native ? "(auto: bfloat16, this CPU has" : "(auto: float32, this CPU has no"),
+            std::string::npos)
+      << origins["model.dtype"];
+  absl::StatusOr<Config> cuda =
+      ParseConfig("model:\n  dtype: float32\nparallel:\n  device: cuda\n", "gpu.yaml", {"model.dtype=auto"});
+  ASSERT_TRUE(cuda.ok()) << cuda.status();
+  EXPECT_EQ(cuda->model.dtype, "bfloat16");
+  absl::StatusOr<Config> fixed = ParseConfig("model:\n  dtype: bfloat16\n", "bf16.yaml");
+  ASSERT_TRUE(fixed.ok()) << fixed.status();
+  EXPECT_EQ(fixed->model.dtype, "bfloat16");  // an explicit dtype is kept on any CPU
 }
 
 }  // namespace

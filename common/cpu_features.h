@@ -1,4 +1,4 @@
-// core/cpu_features.h: what the CPU offers that decides a compute choice.
+// common/cpu_features.h: what the CPU offers that decides a compute choice.
 //
 // Why: bfloat16 matrix products are fast only on CPUs with native bf16 dot
 // products (AVX512-BF16, AMX-BF16). Elsewhere LibTorch emulates them:
@@ -9,11 +9,11 @@
 
 #include <string>
 
-namespace alro::core {
+namespace alro {
 
 /// The first /proc/cpuinfo flag among "amx_bf16" and "avx512_bf16" that this
 /// machine's CPU reports, or "" when it reports neither (or the file cannot
 /// be read: not Linux, or not x86).
 std::string NativeBfloat16CpuFlag();
 
-}  // namespace alro::core
+}  // namespace alro

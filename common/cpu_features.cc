@@ -1,11 +1,11 @@
-// core/cpu_features.cc: NativeBfloat16CpuFlag (see cpu_features.h).
-#include "core/cpu_features.h"
+// common/cpu_features.cc: NativeBfloat16CpuFlag (see cpu_features.h).
+#include "common/cpu_features.h"
 
 #include <fstream>
 #include <sstream>
 #include <string>
 
-namespace alro::core {
+namespace alro {
 
 std::string NativeBfloat16CpuFlag() {
   std::ifstream cpuinfo("/proc/cpuinfo");
@@ -24,4 +24,4 @@ std::string NativeBfloat16CpuFlag() {
   return "";
 }
 
-}  // namespace alro::core
+}  // namespace alro
