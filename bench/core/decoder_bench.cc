@@ -9,11 +9,14 @@
 //   - the same step written in Python with python3-torch
 //     (bench/core/python_step.py; under torch.autocast for bfloat16, the way
 //     a PyTorch user trains in bf16) and the ratio C++ / Python.
+// bfloat16 rows run only on CPUs with native bf16 (common/cpu_features.h)
+// unless --bf16 1 forces them: elsewhere both sides emulate it, 8-20x slower
+// than float32, and the rows take minutes each.
 // The whole table is measured --rounds times (rows interleaved, since a
 // shared machine's speed drifts); the last table gives per-row medians and
 // the median of the per-round ratios.
 //
-//   OMP_WAIT_POLICY=PASSIVE build/bench/core/core_decoder_bench [--iters 5] [--rounds 3]
+//   OMP_WAIT_POLICY=PASSIVE build/bench/core/core_decoder_bench [--iters 5] [--rounds 3] [--bf16 0|1]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -27,6 +30,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bench/bench_timing.h"
+#include "common/cpu_features.h"
 #include "config/config_io.h"
 #include "config/model_size.h"
 #include "core/decoder.h"
@@ -83,10 +87,17 @@ double Median(std::vector<double> v) {
 
 int Main(int argc, char** argv) {
   int iters = 5, rounds = 3;
+  bool bf16_rows = !NativeBfloat16CpuFlag().empty();
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--iters") iters = std::atoi(argv[i + 1]);
     if (std::string(argv[i]) == "--rounds") rounds = std::max(1, std::atoi(argv[i + 1]));
+    if (std::string(argv[i]) == "--bf16") bf16_rows = std::atoi(argv[i + 1]) != 0;
   }
+  std::printf("CPU bf16: %s; bfloat16 rows %s\n",
+              NativeBfloat16CpuFlag().empty() ? "emulated (no avx512_bf16 or amx_bf16)" : NativeBfloat16CpuFlag().c_str(),
+              bf16_rows ? "on" : "off (--bf16 1 forces them)");
+  std::vector<const char*> dtypes = {"float32"};
+  if (bf16_rows) dtypes.push_back("bfloat16");
   struct Case {
     const char* preset;
     int64_t batch, seq;
@@ -109,7 +120,7 @@ int Main(int argc, char** argv) {
       m.preset = c.preset;
       const double flops_per_token = config::TrainingFlopsPerToken(m, c.seq);
       for (int threads : {1, 2}) {
-        for (const char* dtype : {"float32", "bfloat16"}) {
+        for (const char* dtype : dtypes) {
           m.dtype = dtype;
           const bool bf16 = m.dtype == "bfloat16";
           at::set_num_threads(threads);
