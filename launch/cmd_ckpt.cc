@@ -85,9 +85,6 @@ constexpr char kExportTokenizerHint[] =
     "file the model was trained with back there (a data set converted again with the same command and options "
     "writes it again), then export again";
 
-// Where UserError's advice starts in a message (common/status.h).
-constexpr absl::string_view kHintMarker = "\n  HINT:";
-
 int Export(const train::CheckpointReader& reader, const std::string& out, const std::string& dtype_name) {
   dist::MpiRuntime mpi;
   absl::StatusOr<config::Config> cfg = train::ConfigFromCheckpoint(reader, /*world_size=*/1, /*tensor_parallel=*/1);
@@ -109,12 +106,9 @@ int Export(const train::CheckpointReader& reader, const std::string& out, const 
     // set re-converted since (other --vocab-size, --item-tokens) has another.
     absl::StatusOr<std::shared_ptr<const data::Tokenizer>> tokenizer = data::Tokenizer::Load(options.tokenizer_model);
     if (!tokenizer.ok()) return ReportStatus("ckpt export", tokenizer.status());
-    const absl::Status same = train::CheckCheckpointTokenizer(reader, **tokenizer);
-    if (!same.ok()) {
-      // The check's own hint names --set, which export does not take.
-      const absl::string_view what = same.message().substr(0, same.message().find(kHintMarker));
-      return ReportStatus("ckpt export", UserError(same.code(), what, kExportTokenizerHint));
-    }
+    // The default hint names --set, which export does not take.
+    const absl::Status same = train::CheckCheckpointTokenizer(reader, **tokenizer, kExportTokenizerHint);
+    if (!same.ok()) return ReportStatus("ckpt export", same);
   }
   const absl::Status saved = core::SaveHfCheckpoint(out, **model, options);
   if (!saved.ok()) return ReportStatus("ckpt export", saved);

@@ -40,7 +40,8 @@ absl::StatusOr<std::shared_ptr<core::Decoder>> LoadModelFromCheckpoint(const Che
   return decoder;
 }
 
-absl::Status CheckCheckpointTokenizer(const CheckpointReader& reader, const data::Tokenizer& tokenizer) {
+absl::Status CheckCheckpointTokenizer(const CheckpointReader& reader, const data::Tokenizer& tokenizer,
+                                      absl::string_view hint) {
   const nlohmann::json recorded = reader.manifest().value("tokenizer", nlohmann::json::object());
   if (!recorded.is_object() || !recorded.contains("crc32c")) {
     ALRO_LOG(WARNING) << "checkpoint " << reader.dir() << " records no tokenizer (written by an older alro); "
@@ -61,8 +62,7 @@ absl::Status CheckCheckpointTokenizer(const CheckpointReader& reader, const data
                                 tokenizer.name(), " has ", tokenizer.size_bytes(), " bytes, CRC32C ",
                                 absl::StrFormat("%08x", tokenizer.crc32c()),
                                 ": its token ids would mean other pieces than the model learnt"),
-                   "use the tokenizer the model was trained with: the data set it was trained on (data.dir) or "
-                   "--set model.tokenizer=PATH to that exact file");
+                   hint);
 }
 
 absl::StatusOr<TrainedModel> LoadTrainedModel(const TrainedModelRequest& request) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "config/config.h"
 #include "core/decoder.h"
 #include "data/prompt.h"
@@ -36,11 +37,20 @@ absl::StatusOr<std::shared_ptr<core::Decoder>> LoadModelFromCheckpoint(const Che
                                                                       dist::ProcessGrid& grid,
                                                                       c10::Device device = c10::Device(c10::kCPU));
 
+/// What a job that takes --set should do when its tokenizer is not the
+/// checkpoint's (CheckCheckpointTokenizer's default advice).
+inline constexpr char kCheckpointTokenizerHint[] =
+    "use the tokenizer the model was trained with: the data set it was trained on (data.dir) or "
+    "--set model.tokenizer=PATH to that exact file";
+
 /// Checks that `tokenizer` is the one the checkpoint records (its size and
-/// CRC32C, TokenizerIdentity); a different one is a user error naming both.
+/// CRC32C, TokenizerIdentity); a different one is a user error naming both,
+/// with `hint` as its advice (commands without --set pass their own).
 /// A checkpoint that records none (written by an older alro) passes with a
-/// warning. `alro eval`, `alro rank` and a resumed run call it.
-absl::Status CheckCheckpointTokenizer(const CheckpointReader& reader, const data::Tokenizer& tokenizer);
+/// warning. `alro eval`, `alro rank`, `alro ckpt export` and a resumed run
+/// call it.
+absl::Status CheckCheckpointTokenizer(const CheckpointReader& reader, const data::Tokenizer& tokenizer,
+                                      absl::string_view hint = kCheckpointTokenizerHint);
 
 /// What LoadTrainedModel needs to know about the job.
 struct TrainedModelRequest {
