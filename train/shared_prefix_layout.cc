@@ -130,7 +130,15 @@ absl::StatusOr<BatchTensors> ToSharedPrefixTensors(const data::Batch& batch, int
   return Pack(batch.lists, std::move(unshared), plans, pad_id);
 }
 
-absl::StatusOr<BatchTensors> ToTrainingTensors(const data::Batch& batch, int64_t pad_id, SharedPrefixMode mode) {
+double AttentionEntryCost(const config::ModelConfig& model) {
+  const double hidden = static_cast<double>(model.hidden_size);
+  const double kv_width = hidden / static_cast<double>(model.num_heads) * static_cast<double>(model.num_kv_heads);
+  const double weights = hidden * (2 * hidden + 2 * kv_width) + 3 * hidden * static_cast<double>(model.intermediate_size);
+  return 4 * hidden / (2 * weights);
+}
+
+absl::StatusOr<BatchTensors> ToTrainingTensors(const data::Batch& batch, int64_t pad_id, SharedPrefixMode mode,
+                                               double attention_entry_cost) {
   if (mode == SharedPrefixMode::kNever) return ToTensors(batch, pad_id);
   if (mode == SharedPrefixMode::kAlways) return ToSharedPrefixTensors(batch, pad_id);
   ALRO_ASSIGN_OR_RETURN(BatchTensors unshared, ToTensors(batch, pad_id));
@@ -139,11 +147,13 @@ absl::StatusOr<BatchTensors> ToTrainingTensors(const data::Batch& batch, int64_t
   const std::vector<GroupPlan> plans = PlanGroups(batch.lists, 1 + unshared.copies_per_list);
   int64_t width = 0;
   for (const GroupPlan& plan : plans) width = std::max(width, plan.length);
-  const double rows = static_cast<double>(unshared.tokens.size(0)), length = static_cast<double>(unshared.tokens.size(1));
-  const double packed_rows = static_cast<double>(unshared.lists), packed_length = static_cast<double>(width);
-  const bool fewer_tokens = packed_rows * packed_length < rows * length;
-  const bool no_more_scores = packed_rows * packed_length * packed_length <= rows * length * length;
-  if (fewer_tokens && no_more_scores) return Pack(batch.lists, std::move(unshared), plans, pad_id);
+  const auto cost = [&](int64_t rows, int64_t length) {
+    const double t = static_cast<double>(length);
+    return static_cast<double>(rows) * (t + attention_entry_cost * t * t);
+  };
+  if (cost(unshared.lists, width) < cost(unshared.tokens.size(0), unshared.tokens.size(1))) {
+    return Pack(batch.lists, std::move(unshared), plans, pad_id);
+  }
   return unshared;
 }
 

@@ -15,7 +15,8 @@
 // them. The objective reads the same answer slots as before through
 // BatchTensors::answer_sources.
 //
-//   BatchTensors b = *ToTrainingTensors(batch, pad_id, SharedPrefixMode::kAuto);
+//   BatchTensors b = *ToTrainingTensors(batch, pad_id, SharedPrefixMode::kAuto,
+//                                       AttentionEntryCost(config.model));
 //   (MicroBatchLoss then runs Decoder::Forward(tokens, positions, mask))
 #pragma once
 
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "config/config.h"
 #include "data/rendered_example.h"
 #include "train/batch_tensors.h"
 
@@ -32,7 +34,7 @@ namespace alro::train {
 /// When a micro-batch is packed with shared prefixes (objective.shared_prefix).
 enum class SharedPrefixMode {
   kNever,   ///< one row per list and per copy (the causal layout)
-  kAuto,    ///< packed when that computes fewer tokens and no more attention scores
+  kAuto,    ///< packed when the cost model says it computes less (ToTrainingTensors)
   kAlways,  ///< always packed (tests, benchmarks)
 };
 
@@ -52,11 +54,19 @@ int64_t CommonPrefixLength(const std::vector<data::RenderedExample>& lists, size
 /// tokens (what the model computes).
 absl::StatusOr<BatchTensors> ToSharedPrefixTensors(const data::Batch& batch, int64_t pad_id);
 
-/// ToTensors or ToSharedPrefixTensors as `mode` says. kAuto packs when the
-/// packed micro-batch has fewer token slots (rows x padded length) and no
-/// more attention entries (rows x length^2) than the unshared one, so lists
-/// whose common prefix is short (the demo's prompt without history) keep the
-/// causal layout.
-absl::StatusOr<BatchTensors> ToTrainingTensors(const data::Batch& batch, int64_t pad_id, SharedPrefixMode mode);
+/// The forward cost of one attention entry (a query-key pair: 4 x hidden
+/// flops over all heads) relative to one token's projections and MLP
+/// (2 x the weights of a layer), from the model's shape.
+double AttentionEntryCost(const config::ModelConfig& model);
+
+/// ToTensors or ToSharedPrefixTensors as `mode` says. kAuto packs when
+///   rows x (T + c x T^2)
+/// (token slots plus attention entries, both dense over the padded rows, the
+/// entries weighted by c = `attention_entry_cost`) is smaller packed than
+/// unshared. Packing saves tokens but lengthens the rows, and attention is
+/// computed densely under the mask: lists whose common prefix is short (the
+/// demo's prompt without history) keep the causal layout.
+absl::StatusOr<BatchTensors> ToTrainingTensors(const data::Batch& batch, int64_t pad_id, SharedPrefixMode mode,
+                                               double attention_entry_cost);
 
 }  // namespace alro::train

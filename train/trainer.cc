@@ -233,7 +233,7 @@ absl::Status Trainer::MicroStep(int64_t micro, int64_t accumulation, std::vector
                                 int64_t* lists) {
   ALRO_ASSIGN_OR_RETURN(data::Batch batch, loader_->Next());
   ALRO_ASSIGN_OR_RETURN(const SharedPrefixMode layout, ParseSharedPrefixMode(config_.objective.shared_prefix));
-  ALRO_ASSIGN_OR_RETURN(const BatchTensors host_batch, ToTrainingTensors(batch, pad_id_, layout));
+  ALRO_ASSIGN_OR_RETURN(const BatchTensors host_batch, ToTrainingTensors(batch, pad_id_, layout, AttentionEntryCost(config_.model)));
   const BatchTensors b = ToDevice(host_batch, model_->device());
   answer_slots_ = b.identifier_ids.size(1);
   losses::ObjectiveTerms terms = MicroBatchLoss(*model_, *objective_, b, grid_.tp());

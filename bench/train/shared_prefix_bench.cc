@@ -5,10 +5,14 @@
 // candidate lines with titles; --history lines of history, default 10).
 //
 //   OMP_NUM_THREADS=1 build/bench/train/shared_prefix_bench [--rounds 7] [--steps 3] [--history 10]
+//   build/bench/train/shared_prefix_bench --config configs/tiny.yaml   (token counts of a real job only)
 //
 // 1. Tokens per list for P = 1 and 2: (1 + P) x L unshared against
-//    L_prefix + sum of the suffixes packed, and the token slots of the padded
-//    micro-batches (rows x longest row) both ways.
+//    L_prefix + sum of the suffixes packed, the token slots of the padded
+//    micro-batches (rows x longest row) both ways, and the share of
+//    micro-batches that objective.shared_prefix "auto" packs. With --config,
+//    of that job's data and prompt (its data.dir must hold a converted data
+//    set), and nothing else is run.
 // 2. Step time of one rank (tiny and small presets) for psl_copies 0, and
 //    psl_copies 1 and 2 unshared ("never") and packed ("always"). The
 //    configurations run interleaved, `--steps` steps each per round; the
@@ -88,24 +92,31 @@ alro::config::Config BenchConfig(const std::string& data, const std::string& pre
   return c;
 }
 
-void TokensPerList(const std::string& data, int history) {
-  std::printf("tokens per list (synthetic ratings, history <= %d, m = %d, %d micro-batches of 4 lists)\n", history,
-              kCandidates, kTokenBatches);
-  std::printf("%3s %9s %9s %9s %12s %12s %7s %14s %14s %7s\n", "P", "L", "prefix", "suffix", "unshared", "packed",
-              "ratio", "slots unshared", "slots packed", "ratio");
+void TokensPerList(const alro::config::Config& job, const std::string& what) {
+  std::printf("tokens per list (%s, %d micro-batches of %lld lists)\n", what.c_str(), kTokenBatches,
+              static_cast<long long>(job.schedule.micro_batch_size));
+  std::printf("%3s %9s %9s %9s %12s %12s %7s %14s %14s %7s %7s\n", "P", "L", "prefix", "suffix", "unshared", "packed",
+              "ratio", "slots unshared", "slots packed", "ratio", "auto");
   for (int copies : {1, 2}) {
-    const alro::config::Config c = BenchConfig(data, "tiny", history, copies, "always");
+    alro::config::Config c = job;
+    c.objective.psl_copies = copies;
+    c.data.prefetch_batches = 0;
     auto renderer = alro::data::OpenRenderer(c);
     if (!renderer.ok()) Fail(renderer.status());
     auto loader = alro::data::OpenTrainLoader(c, *renderer, 0, 1);
     if (!loader.ok()) Fail(loader.status());
     double lists = 0, length = 0, prefix = 0, unshared = 0, packed = 0, slots_unshared = 0, slots_packed = 0;
+    int auto_packed = 0;
     for (int b = 0; b < kTokenBatches; ++b) {
       auto batch = (*loader)->Next();
       if (!batch.ok()) Fail(batch.status());
       auto u = alro::train::ToTensors(*batch, 0);
       auto p = alro::train::ToSharedPrefixTensors(*batch, 0);
       if (!u.ok() || !p.ok()) Fail(u.ok() ? p.status() : u.status());
+      auto a = alro::train::ToTrainingTensors(*batch, 0, alro::train::SharedPrefixMode::kAuto,
+                                              alro::train::AttentionEntryCost(c.model));
+      if (!a.ok()) Fail(a.status());
+      auto_packed += a->attention_mask.defined() ? 1 : 0;
       for (size_t i = 0; i < batch->lists.size(); i += static_cast<size_t>(1 + copies)) {
         lists += 1;
         length += static_cast<double>(batch->lists[i].tokens.size());
@@ -116,9 +127,10 @@ void TokensPerList(const std::string& data, int history) {
       slots_unshared += static_cast<double>(u->tokens.numel());
       slots_packed += static_cast<double>(p->tokens.numel());
     }
-    std::printf("%3d %9.1f %9.1f %9.1f %12.1f %12.1f %7.3f %14.1f %14.1f %7.3f\n", copies, length / lists,
+    std::printf("%3d %9.1f %9.1f %9.1f %12.1f %12.1f %7.3f %14.1f %14.1f %7.3f %6.0f%%\n", copies, length / lists,
                 prefix / lists, (length - prefix) / lists, unshared / lists, packed / lists, packed / unshared,
-                slots_unshared / lists, slots_packed / lists, slots_packed / slots_unshared);
+                slots_unshared / lists, slots_packed / lists, slots_packed / slots_unshared,
+                100.0 * auto_packed / kTokenBatches);
   }
 }
 
@@ -174,13 +186,22 @@ void StepTimes(const std::string& data, const std::string& preset, int history, 
 int main(int argc, char** argv) {
   alro::dist::MpiRuntime mpi(&argc, &argv);
   int rounds = 7, steps = 3, history = 10;
+  std::string config_path;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--rounds")) rounds = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--history")) history = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--config")) config_path = argv[i + 1];
+  }
+  if (!config_path.empty()) {
+    auto job = alro::config::LoadConfig(config_path);
+    if (!job.ok()) Fail(job.status());
+    TokensPerList(*job, config_path);
+    return 0;
   }
   const std::string data = MakeData("/tmp/alro_shared_prefix_bench", history);
-  TokensPerList(data, history);
+  TokensPerList(BenchConfig(data, "tiny", history, 1, "auto"),
+                absl::StrCat("synthetic ratings, history <= ", history, ", m = ", kCandidates));
   for (const std::string preset : {"tiny", "small"}) StepTimes(data, preset, history, rounds, steps);
   return 0;
 }

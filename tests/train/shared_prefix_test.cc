@@ -28,7 +28,7 @@
 #include "core/decoder.h"
 #include "distributed/process_grid.h"
 #include "losses/objective.h"
-#include "tests/support/mpi_world.h"
+#include "tests/core/core_test_util.h"
 #include "train/micro_batch_loss.h"
 #include "train/shared_prefix_layout.h"
 
@@ -40,7 +40,7 @@ constexpr int32_t kCandidates = 4;
 constexpr int32_t kBos = 1, kEos = 2, kNewline = 3, kSeparator = 4;
 constexpr int32_t kFirstIdentifier = 10;  // slot j's identifier is kFirstIdentifier + j
 constexpr int32_t kFirstWord = 20;        // content tokens are drawn from [kFirstWord, kVocab)
-constexpr int64_t kVocab = 251;
+constexpr int64_t kVocab = 251;  // core::testing::SmallTestModel().vocab_size
 constexpr int64_t kPad = 0;
 
 // One list as a prompt would render it: an instruction, `history` rated
@@ -251,20 +251,23 @@ TEST(SharedPrefixLayout, CommonPrefixIsTheHeadBeforeTheFirstDifferingToken) {
 }
 
 TEST(SharedPrefixLayout, AutoPacksOnlyWhenItSavesWork) {
-  absl::StatusOr<BatchTensors> history = ToTrainingTensors(MakeBatch(2, 1, {6}, 3), kPad, SharedPrefixMode::kAuto);
-  ASSERT_TRUE(history.ok());
-  EXPECT_TRUE(history->attention_mask.defined());
-  EXPECT_EQ(history->tokens.size(0), 2);
-  absl::StatusOr<BatchTensors> bare = ToTrainingTensors(MakeBatch(2, 1, {0}, 3), kPad, SharedPrefixMode::kAuto);
-  ASSERT_TRUE(bare.ok());
-  EXPECT_FALSE(bare->attention_mask.defined());
-  EXPECT_EQ(bare->tokens.size(0), 4);
-  absl::StatusOr<BatchTensors> never = ToTrainingTensors(MakeBatch(2, 1, {6}, 3), kPad, SharedPrefixMode::kNever);
-  ASSERT_TRUE(never.ok());
-  EXPECT_FALSE(never->attention_mask.defined());
-  absl::StatusOr<BatchTensors> always = ToTrainingTensors(MakeBatch(2, 1, {0}, 3), kPad, SharedPrefixMode::kAlways);
-  ASSERT_TRUE(always.ok());
-  EXPECT_TRUE(always->attention_mask.defined());
+  const data::Batch history = MakeBatch(2, 1, {6}, 3), bare = MakeBatch(2, 1, {0}, 3);
+  const auto packs = [](const data::Batch& batch, SharedPrefixMode mode, double entry_cost) {
+    absl::StatusOr<BatchTensors> b = ToTrainingTensors(batch, kPad, mode, entry_cost);
+    EXPECT_TRUE(b.ok()) << b.status();
+    EXPECT_EQ(b->tokens.size(0), b->attention_mask.defined() ? 2 : 4);
+    return b->attention_mask.defined();
+  };
+  // Counting tokens only, sharing two tokens pays; once attention entries
+  // cost something, the doubled row length of the bare lists does not.
+  EXPECT_TRUE(packs(history, SharedPrefixMode::kAuto, 0.0));
+  EXPECT_TRUE(packs(bare, SharedPrefixMode::kAuto, 0.0));
+  EXPECT_TRUE(packs(history, SharedPrefixMode::kAuto, 0.01));
+  EXPECT_FALSE(packs(bare, SharedPrefixMode::kAuto, 0.01));
+  EXPECT_FALSE(packs(history, SharedPrefixMode::kNever, 0.0));
+  EXPECT_TRUE(packs(bare, SharedPrefixMode::kAlways, 1.0));
+  // One entry: 4 x 64 flops; one token: 2 x (64 x (128 + 64) + 3 x 64 x 96) flops.
+  EXPECT_DOUBLE_EQ(AttentionEntryCost(core::testing::SmallTestModel()), 256.0 / (2.0 * (64 * 192 + 3 * 64 * 96)));
   EXPECT_FALSE(ParseSharedPrefixMode("sometimes").ok());
   EXPECT_EQ(*ParseSharedPrefixMode("auto"), SharedPrefixMode::kAuto);
 }
@@ -272,17 +275,11 @@ TEST(SharedPrefixLayout, AutoPacksOnlyWhenItSavesWork) {
 // ---------------------------------------------------------------------------
 // Losses and gradients against the unshared computation.
 
+// The core tests' small model (tp 1, 2 and 4 split it; the vocabulary of 251
+// is padded at tp 2 and 4), long enough for the history lists.
 config::ModelConfig TestModel(bool checkpoint) {
-  config::ModelConfig m;
-  m.preset = "custom";
-  m.vocab_size = kVocab;  // padded at tp 2 and 4
-  m.hidden_size = 64;
-  m.intermediate_size = 96;
-  m.num_layers = 2;
-  m.num_heads = 8;
-  m.num_kv_heads = 4;
+  config::ModelConfig m = core::testing::SmallTestModel();
   m.max_seq_len = 128;
-  m.seed = 11;
   m.activation_checkpointing = checkpoint;
   return m;
 }
@@ -318,8 +315,7 @@ class MpiSharedPrefixTest : public ::testing::TestWithParam<Variant> {};
 
 TEST_P(MpiSharedPrefixTest, LossesAndGradientsEqualTheUnsharedComputation) {
   const Variant v = GetParam();
-  absl::StatusOr<dist::ProcessGrid> grid = dist::ProcessGrid::Create(MPI_COMM_WORLD, ::alro::testing::WorldSize());
-  ASSERT_TRUE(grid.ok()) << grid.status();
+  dist::ProcessGrid grid = core::testing::WorldGrid(core::testing::WorldSize());
   config::ObjectiveConfig oc;
   oc.psl_copies = v.copies;
   oc.single_step_weight = 1.0;  // every term carries gradient
@@ -334,8 +330,8 @@ TEST_P(MpiSharedPrefixTest, LossesAndGradientsEqualTheUnsharedComputation) {
   EXPECT_EQ(packed->tokens.size(0), 3);
 
   const config::ModelConfig m = TestModel(v.checkpoint);
-  const Result want = LossAndGradients(m, *grid, *objective, *unshared);
-  const Result got = LossAndGradients(m, *grid, *objective, *packed);
+  const Result want = LossAndGradients(m, grid, *objective, *unshared);
+  const Result got = LossAndGradients(m, grid, *objective, *packed);
   ASSERT_EQ(got.terms.size(), want.terms.size());
   for (size_t i = 0; i < want.terms.size(); ++i) {
     EXPECT_NEAR(got.terms[i].second, want.terms[i].second, kTolerance * std::max(1.0, std::abs(want.terms[i].second)))
