@@ -16,8 +16,8 @@
 // 2. Step time of one rank (tiny and small presets) for psl_copies 0, and
 //    psl_copies 1 and 2 unshared ("never") and packed ("always"). The
 //    configurations run interleaved, `--steps` steps each per round; the
-//    table gives the median step time over rounds and the medians of the
-//    per-round ratios. Asserts nothing.
+//    table gives the median step time over rounds and the medians (and
+//    ranges) of the per-round ratios. Asserts nothing.
 #include <mpi.h>
 
 #include <algorithm>
@@ -167,7 +167,7 @@ void StepTimes(const std::string& data, const std::string& preset, int history, 
   // Per-round ratios against psl_copies 0 and against the unshared run of the same P.
   std::printf("\nstep time, preset %s, 1 rank, 4 lists per step, %d rounds x %d steps (interleaved)\n",
               preset.c_str(), rounds, steps);
-  std::printf("%-18s %12s %14s %16s\n", "configuration", "median s", "/ psl 0", "/ unshared same P");
+  std::printf("%-18s %10s %22s %24s\n", "configuration", "median s", "/ psl 0 (min-max)", "/ unshared P (min-max)");
   for (size_t i = 0; i < variants.size(); ++i) {
     std::vector<double> over_base, over_unshared;
     const size_t unshared = variants[i].copies == 1 ? 1 : variants[i].copies == 2 ? 3 : 0;
@@ -175,9 +175,11 @@ void StepTimes(const std::string& data, const std::string& preset, int history, 
       over_base.push_back(seconds[i][r] / seconds[0][r]);
       over_unshared.push_back(seconds[i][r] / seconds[unshared][r]);
     }
-    std::printf("%-18s %12.4f %14.3f %16.3f\n",
+    const auto [base_min, base_max] = std::minmax_element(over_base.begin(), over_base.end());
+    const auto [own_min, own_max] = std::minmax_element(over_unshared.begin(), over_unshared.end());
+    std::printf("%-18s %10.4f %8.3f (%.3f-%.3f) %10.3f (%.3f-%.3f)\n",
                 absl::StrCat("psl ", variants[i].copies, " ", variants[i].shared).c_str(), Median(seconds[i]),
-                Median(over_base), Median(over_unshared));
+                Median(over_base), *base_min, *base_max, Median(over_unshared), *own_min, *own_max);
   }
 }
 
