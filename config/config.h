@@ -183,6 +183,9 @@ struct ObjectiveConfig {
   int64_t sll_top_k = 0;  ///< 0 = all pairs
   int64_t psl_copies = 1;
   std::string psl_divergence = "js";  ///< js | kl | mse
+  /// How a list and its copies are computed: auto | always | never
+  /// (train/shared_prefix_layout.h); the losses are the same either way.
+  std::string shared_prefix = "auto";
   /// LambdaLoss weighting for the single-step scoring objective.
   std::string lambdaloss_weighting = "ndcg2";  ///< ndcg2 | lambdarank | ndcg2pp
   double lambdaloss_mu = 10.0;
@@ -198,6 +201,7 @@ struct ObjectiveConfig {
     v.Field("sll_top_k", sll_top_k, Range<int64_t>{0, 1 << 20});
     v.Field("psl_copies", psl_copies, Range<int64_t>{0, 64});
     v.Choice("psl_divergence", psl_divergence, {"js", "kl", "mse"});
+    v.Choice("shared_prefix", shared_prefix, {"auto", "always", "never"});
     v.Choice("lambdaloss_weighting", lambdaloss_weighting, {"ndcg2", "lambdarank", "ndcg2pp"});
     v.Field("lambdaloss_mu", lambdaloss_mu, Range<double>{0.0, 1e6});
     v.Field("single_step_weight", single_step_weight, Range<double>{0.0, 1e6});

@@ -1,4 +1,5 @@
-// core/attention.cc: grouped-query attention with RoPE and a KV cache.
+// core/attention.cc: grouped-query attention with RoPE and a KV cache, or
+// with explicit positions and a per-row mask for packed rows.
 #include "core/attention.h"
 
 #include <cmath>
@@ -26,7 +27,8 @@ at::Tensor GroupedQueryAttention(const at::Tensor& q, const at::Tensor& k, const
   // query rows instead of repeating k and v.
   const at::Tensor qg = q.reshape({b, kv, group * t, d});
   at::Tensor scores = at::matmul(qg, k.transpose(-1, -2)).to(at::kFloat) / std::sqrt(static_cast<double>(d));
-  scores = scores.view({b, kv, group, t, s}).masked_fill(mask.view({1, 1, 1, t, s}),
+  const int64_t mask_rows = mask.dim() == 3 ? mask.size(0) : 1;
+  scores = scores.view({b, kv, group, t, s}).masked_fill(mask.reshape({mask_rows, 1, 1, t, s}),
                                                          -std::numeric_limits<float>::infinity());
   const at::Tensor probs = at::softmax(scores, -1).to(q.scalar_type()).view({b, kv, group * t, s});
   return at::matmul(probs, v).view({b, h, t, d});
@@ -54,11 +56,15 @@ Attention::Attention(const config::ModelConfig& m, dist::Communicator& tp, at::G
 }
 
 at::Tensor Attention::Forward(const at::Tensor& x, const RotaryEmbedding& rope, int64_t start,
-                              const at::Tensor& mask, KVCache* cache, int layer) {
+                              const at::Tensor& mask, KVCache* cache, int layer, const at::Tensor& positions) {
   const int64_t b = x.size(0), t = x.size(1);
+  ALRO_CHECK(!positions.defined() || (cache == nullptr && start == 0), "explicit positions do not decode");
+  const auto rotate = [&](const at::Tensor& heads) {
+    return positions.defined() ? rope.Apply(heads, positions) : rope.Apply(heads, start);
+  };
   const at::Tensor xc = dist::CopyToTensorParallelRegion(x, tp_);
-  const at::Tensor q = rope.Apply(q_proj->ForwardCopied(xc).view({b, t, local_heads_, head_dim_}), start);
-  at::Tensor k = rope.Apply(k_proj->ForwardCopied(xc).view({b, t, local_kv_heads_, head_dim_}), start);
+  const at::Tensor q = rotate(q_proj->ForwardCopied(xc).view({b, t, local_heads_, head_dim_}));
+  at::Tensor k = rotate(k_proj->ForwardCopied(xc).view({b, t, local_kv_heads_, head_dim_}));
   at::Tensor v = v_proj->ForwardCopied(xc).view({b, t, local_kv_heads_, head_dim_});
   k = k.transpose(1, 2);
   v = v.transpose(1, 2);

@@ -27,8 +27,9 @@ namespace alro::core {
 at::Tensor CausalMask(int64_t t, int64_t start, c10::Device device);
 
 /// Scaled-dot-product attention with grouped query heads, computed in float32
-/// softmax: q [B, H, T, D], k/v [B, KV, S, D], mask [T, S] (true = masked)
-/// -> [B, H, T, D] in q's dtype. H must be a multiple of KV.
+/// softmax: q [B, H, T, D], k/v [B, KV, S, D], mask [T, S] shared by the
+/// batch or [B, T, S] per row (true = masked; every query must see at least
+/// one key) -> [B, H, T, D] in q's dtype. H must be a multiple of KV.
 at::Tensor GroupedQueryAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                  const at::Tensor& mask);
 
@@ -41,8 +42,11 @@ class Attention : public torch::nn::Module {
   /// positions [start, start + T); `mask` comes from CausalMask. With a
   /// `cache`, this layer's keys/values for the new tokens are written at
   /// [start, start + T) of `layer` and attention reads positions [0, start + T).
+  /// A defined `positions` [B, T] int64 overrides the contiguous positions
+  /// for rotary embedding (packed rows; then `mask` is [B, T, T], start is 0
+  /// and there is no cache).
   at::Tensor Forward(const at::Tensor& x, const RotaryEmbedding& rope, int64_t start, const at::Tensor& mask,
-                     KVCache* cache, int layer);
+                     KVCache* cache, int layer, const at::Tensor& positions);
 
   std::shared_ptr<ColumnParallelLinear> q_proj, k_proj, v_proj;
   std::shared_ptr<RowParallelLinear> o_proj;

@@ -93,23 +93,46 @@ Decoder::Decoder(const config::ModelConfig& model, dist::ProcessGrid& grid, bool
 
 at::Tensor Decoder::Forward(const at::Tensor& tokens) { return Forward(tokens, nullptr); }
 
-
-at::Tensor Decoder::Forward(const at::Tensor& tokens, KVCache* cache) {
+void Decoder::CheckTokens(const at::Tensor& tokens) const {
   ALRO_CHECK(tokens.dim() == 2 && tokens.scalar_type() == at::kLong, "tokens must be [B, T] int64");
   if (tokens.numel() > 0) {
     const int64_t lo = tokens.min().item<int64_t>(), hi = tokens.max().item<int64_t>();
     ALRO_CHECK(lo >= 0 && hi < config_.vocab_size, "token ids [", lo, ", ", hi, "] outside the vocabulary of ",
                config_.vocab_size, " (model.vocab_size too small for the tokenizer?)");
   }
+}
+
+at::Tensor Decoder::Forward(const at::Tensor& tokens, KVCache* cache) {
+  CheckTokens(tokens);
   const int64_t start = cache != nullptr ? cache->length : 0;
   at::Tensor h = embed_tokens_->Forward(tokens.to(device_), dtype_);
-  h = RunLayers(h, start, cache);
+  h = RunLayers(h, start, cache, at::Tensor(), at::Tensor());
   if (cache != nullptr) cache->length += tokens.size(1);
   return norm_->Forward(h);
 }
 
-at::Tensor Decoder::RunLayers(at::Tensor h, int64_t start, KVCache* cache) {
-  const at::Tensor mask = CausalMask(h.size(1), start, h.device());
+at::Tensor Decoder::Forward(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& mask) {
+  CheckTokens(tokens);
+  const int64_t b = tokens.size(0), t = tokens.size(1);
+  ALRO_CHECK(positions.scalar_type() == at::kLong && positions.dim() == 2 && positions.size(0) == b &&
+                 positions.size(1) == t,
+             "positions must be [B, T] int64 like the tokens");
+  ALRO_CHECK(mask.scalar_type() == at::kBool && mask.dim() == 3 && mask.size(0) == b && mask.size(1) == t &&
+                 mask.size(2) == t,
+             "mask must be [B, T, T] bool");
+  if (positions.numel() > 0) {
+    const int64_t lo = positions.min().item<int64_t>(), hi = positions.max().item<int64_t>();
+    ALRO_CHECK(lo >= 0 && hi < rope_.max_positions(), "positions [", lo, ", ", hi, "] outside model.max_seq_len ",
+               rope_.max_positions());
+  }
+  at::Tensor h = embed_tokens_->Forward(tokens.to(device_), dtype_);
+  h = RunLayers(h, 0, nullptr, positions.to(device_), mask.to(device_));
+  return norm_->Forward(h);
+}
+
+at::Tensor Decoder::RunLayers(at::Tensor h, int64_t start, KVCache* cache, const at::Tensor& positions,
+                              at::Tensor mask) {
+  if (!mask.defined()) mask = CausalMask(h.size(1), start, h.device());
   const bool checkpoint =
       config_.activation_checkpointing && is_training() && at::GradMode::is_enabled() && cache == nullptr;
   if (checkpoint && !h.requires_grad()) {
@@ -122,12 +145,12 @@ at::Tensor Decoder::RunLayers(at::Tensor h, int64_t start, KVCache* cache) {
     const int index = static_cast<int>(i);
     if (checkpoint) {
       h = CheckpointedForward(
-          [this, layer, start, mask](const at::Tensor& x) {
-            return layer->Forward(x, rope_, start, mask, nullptr, 0);
+          [this, layer, start, mask, positions](const at::Tensor& x) {
+            return layer->Forward(x, rope_, start, mask, nullptr, 0, positions);
           },
           h, dropout_rng_);
     } else {
-      h = layer->Forward(h, rope_, start, mask, cache, index);
+      h = layer->Forward(h, rope_, start, mask, cache, index, positions);
     }
   }
   return h;

@@ -67,6 +67,13 @@ class Decoder : public torch::nn::Module {
   /// `cache` and cache->length advances by T. Never checkpointed.
   at::Tensor Forward(const at::Tensor& tokens, KVCache* cache);
 
+  /// Packed rows (train/shared_prefix_layout.h): token (b, t) sits at rotary
+  /// position positions[b][t] (int64 [B, T]) and reads the keys s where
+  /// mask[b][t][s] is false (bool [B, T, T], true = masked; every token must
+  /// see itself). With positions 0..T-1 and a causal mask it equals
+  /// Forward(tokens). Checkpointed like it; never decodes.
+  at::Tensor Forward(const at::Tensor& tokens, const at::Tensor& positions, const at::Tensor& mask);
+
   /// hidden [..., H] -> this rank's vocabulary shard of the logits
   /// [..., vocab_shard_size()] in float32: global token vocab_start() + j is
   /// column j. Columns past vocab_size (padding of the last shard) are -inf.
@@ -104,7 +111,9 @@ class Decoder : public torch::nn::Module {
   at::Generator& dropout_generator() { return dropout_rng_; }
 
  private:
-  at::Tensor RunLayers(at::Tensor h, int64_t start, KVCache* cache);
+  void CheckTokens(const at::Tensor& tokens) const;
+  /// `mask` undefined: the causal mask of positions [start, start + T).
+  at::Tensor RunLayers(at::Tensor h, int64_t start, KVCache* cache, const at::Tensor& positions, at::Tensor mask);
 
   config::ModelConfig config_;
   dist::ProcessGrid& grid_;

@@ -13,8 +13,9 @@ DecoderLayer::DecoderLayer(const config::ModelConfig& m, dist::Communicator& tp,
 }
 
 at::Tensor DecoderLayer::Forward(const at::Tensor& x, const RotaryEmbedding& rope, int64_t start,
-                                 const at::Tensor& mask, KVCache* cache, int layer) {
-  const at::Tensor h = x + self_attn->Forward(input_layernorm->Forward(x), rope, start, mask, cache, layer);
+                                 const at::Tensor& mask, KVCache* cache, int layer, const at::Tensor& positions) {
+  const at::Tensor h =
+      x + self_attn->Forward(input_layernorm->Forward(x), rope, start, mask, cache, layer, positions);
   return h + mlp->Forward(post_attention_layernorm->Forward(h));
 }
 

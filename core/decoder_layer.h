@@ -24,7 +24,7 @@ class DecoderLayer : public torch::nn::Module {
 
   /// x [B, T, hidden] -> [B, T, hidden]; arguments as in Attention::Forward.
   at::Tensor Forward(const at::Tensor& x, const RotaryEmbedding& rope, int64_t start, const at::Tensor& mask,
-                     KVCache* cache, int layer);
+                     KVCache* cache, int layer, const at::Tensor& positions);
 
   std::shared_ptr<RMSNorm> input_layernorm, post_attention_layernorm;
   std::shared_ptr<Attention> self_attn;

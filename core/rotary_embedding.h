@@ -22,6 +22,11 @@ class RotaryEmbedding {
   /// start + t. The result has x's dtype.
   at::Tensor Apply(const at::Tensor& x, int64_t start) const;
 
+  /// Rotates x [B, T, heads, head_dim] whose token (b, t) sits at position
+  /// positions[b][t] (int64 [B, T], each in [0, max_positions)): rows that
+  /// pack several sequences, each branch at the positions it has alone.
+  at::Tensor Apply(const at::Tensor& x, const at::Tensor& positions) const;
+
   int64_t max_positions() const { return max_positions_; }
 
  private:

@@ -44,6 +44,7 @@ absl::StatusOr<BatchTensors> ToTensors(const data::Batch& batch, int64_t pad_id)
   }
   out.tokens = at::full({n, t_max}, pad_id, at::kLong);
   out.answer_positions = at::empty({n, m}, at::kLong);
+  out.answer_sources = at::empty({n, m}, at::kLong);
   out.answer_targets = at::empty({n, m}, at::kLong);
   out.identifier_ids = at::empty({n, m}, at::kLong);
   out.ratings = at::empty({n, m}, at::kFloat);
@@ -52,6 +53,7 @@ absl::StatusOr<BatchTensors> ToTensors(const data::Batch& batch, int64_t pad_id)
   out.weights = at::empty({n}, at::kFloat);
   auto tokens = out.tokens.accessor<int64_t, 2>();
   auto positions = out.answer_positions.accessor<int64_t, 2>();
+  auto sources = out.answer_sources.accessor<int64_t, 2>();
   auto targets = out.answer_targets.accessor<int64_t, 2>();
   auto ids = out.identifier_ids.accessor<int64_t, 2>();
   auto ratings = out.ratings.accessor<float, 2>();
@@ -63,6 +65,7 @@ absl::StatusOr<BatchTensors> ToTensors(const data::Batch& batch, int64_t pad_id)
     for (size_t t = 0; t < r.tokens.size(); ++t) tokens[i][t] = r.tokens[t];
     for (int64_t k = 0; k < m; ++k) {
       positions[i][k] = r.answer_positions[k];
+      sources[i][k] = i * t_max + r.answer_positions[k] - 1;
       targets[i][k] = r.tokens[r.answer_positions[k]];
       ids[i][k] = r.identifier_ids[k];
       ratings[i][k] = r.ratings[k];
@@ -77,16 +80,19 @@ absl::StatusOr<BatchTensors> ToTensors(const data::Batch& batch, int64_t pad_id)
 
 BatchTensors ToDevice(const BatchTensors& batch, c10::Device device) {
   BatchTensors out = batch;
-  for (at::Tensor* t : {&out.tokens, &out.answer_positions, &out.answer_targets, &out.identifier_ids, &out.ratings,
+  for (at::Tensor* t : {&out.tokens, &out.answer_positions, &out.answer_sources, &out.positions,
+                        &out.attention_mask, &out.answer_targets, &out.identifier_ids, &out.ratings,
                         &out.permutations, &out.tie_ranks, &out.weights}) {
-    *t = t->to(device);
+    if (t->defined()) *t = t->to(device);
   }
   return out;
 }
 
-at::Tensor HiddenAtAnswerSlots(const at::Tensor& hidden, const at::Tensor& answer_positions) {
-  const at::Tensor index = (answer_positions - 1).unsqueeze(-1).expand({-1, -1, hidden.size(-1)});
-  return hidden.gather(/*dim=*/1, index);
+at::Tensor HiddenAtAnswerSlots(const at::Tensor& hidden, const at::Tensor& answer_sources) {
+  const int64_t width = hidden.size(-1);
+  return hidden.reshape({-1, width})
+      .index_select(0, answer_sources.reshape({-1}))
+      .view({answer_sources.size(0), answer_sources.size(1), width});
 }
 
 }  // namespace alro::train

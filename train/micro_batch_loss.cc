@@ -7,9 +7,12 @@ namespace alro::train {
 
 losses::ObjectiveTerms MicroBatchLoss(core::Decoder& model, const losses::Objective& objective,
                                       const BatchTensors& batch, dist::Communicator& tp) {
-  const int64_t n = batch.tokens.size(0), m = batch.identifier_ids.size(1);
-  const at::Tensor hidden = model.Forward(batch.tokens);
-  const at::Tensor local = model.LocalLogits(HiddenAtAnswerSlots(hidden, batch.answer_positions));  // [N, m, Vs]
+  const int64_t n = batch.identifier_ids.size(0), m = batch.identifier_ids.size(1);
+  // Packed rows (shared prefixes) carry their own positions and mask.
+  const at::Tensor hidden = batch.attention_mask.defined()
+                                ? model.Forward(batch.tokens, batch.positions, batch.attention_mask)
+                                : model.Forward(batch.tokens);
+  const at::Tensor local = model.LocalLogits(HiddenAtAnswerSlots(hidden, batch.answer_sources));  // [N, m, Vs]
   // Every answer slot of list i scores the same m identifiers of list i.
   const at::Tensor ids = batch.identifier_ids.unsqueeze(1).expand({n, m, m}).reshape({n * m, m});
   const at::Tensor identifier_logits =

@@ -32,6 +32,7 @@
 #include "train/micro_batch_loss.h"
 #include "train/model_loading.h"
 #include "train/run_consistency.h"
+#include "train/shared_prefix_layout.h"
 #include "train/vocab_growth.h"
 
 namespace alro::train {
@@ -237,7 +238,8 @@ absl::Status Trainer::Restore(const std::string& dir) {
 absl::Status Trainer::MicroStep(int64_t micro, int64_t accumulation, std::vector<double>* sums, int64_t* tokens,
                                 int64_t* lists) {
   ALRO_ASSIGN_OR_RETURN(data::Batch batch, loader_->Next());
-  ALRO_ASSIGN_OR_RETURN(const BatchTensors host_batch, ToTensors(batch, pad_id_));
+  ALRO_ASSIGN_OR_RETURN(const SharedPrefixMode layout, ParseSharedPrefixMode(config_.objective.shared_prefix));
+  ALRO_ASSIGN_OR_RETURN(const BatchTensors host_batch, ToTrainingTensors(batch, pad_id_, layout, AttentionEntryCost(config_.model)));
   const BatchTensors b = ToDevice(host_batch, model_->device());
   answer_slots_ = b.identifier_ids.size(1);
   losses::ObjectiveTerms terms = MicroBatchLoss(*model_, *objective_, b, grid_.tp());

@@ -10,7 +10,8 @@
 //  * a NaN injected into one rank's loss stops every rank with a report
 //    naming the step and the term (and skips the step under on_nan=skip);
 //  * evaluation returns permutations and metrics; the Hugging Face export
-//    loads back with the same logits.
+//    loads back with the same logits;
+//  * PSL copies packed around their shared prefix train like unshared ones.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <mpi.h>
@@ -290,6 +291,40 @@ TEST(MpiTrainer, Bfloat16ComputeTracksFloat32) {
     // bf16 keeps 8 bits of mantissa: the loss agrees to about 1%.
     EXPECT_TRUE(std::isfinite(losses[1][i]));
     EXPECT_NEAR(losses[1][i], losses[0][i], 0.02 * std::abs(losses[0][i])) << "step " << i + 1;
+  }
+}
+
+// The synthetic prompts carry an instruction and three history lines: with
+// objective.shared_prefix "always" each list and its copy run as one packed
+// row, and training follows the unshared run (losses and gradient norms,
+// step by step) at tensor-parallel 1 and 2, while computing fewer tokens.
+TEST(MpiTrainer, SharedPrefixLayoutTrainsLikeTheUnsharedOne) {
+  ASSERT_FALSE(DataDir().empty());
+  for (int tp : {1, 2}) {
+    if (tp > WorldSize()) continue;
+    SCOPED_TRACE(absl::StrCat("tp ", tp));
+    OnSubgrid(1, tp, [&](dist::ProcessGrid& grid) {
+      std::vector<double> values[2];
+      int64_t tokens[2] = {0, 0};
+      for (int shared = 0; shared < 2; ++shared) {
+        config::Config c = ConfigFor(1, tp);
+        c.objective.shared_prefix = shared ? "always" : "never";
+        absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(c, grid, QuietOptions());
+        ASSERT_TRUE(trainer.ok()) << trainer.status();
+        for (int64_t s = 0; s < kSteps; ++s) {
+          absl::StatusOr<StepStats> stats = (*trainer)->Step();
+          ASSERT_TRUE(stats.ok()) << stats.status();
+          tokens[shared] += stats->tokens;
+        }
+        values[shared] = Flatten((*trainer)->history());
+      }
+      ASSERT_EQ(values[0].size(), values[1].size());
+      for (size_t i = 0; i < values[0].size(); ++i) {
+        EXPECT_NEAR(values[1][i], values[0][i], kLossTolerance * std::max(1.0, std::abs(values[0][i])))
+            << "step " << i / 6 + 1 << " value " << i % 6 << " (terms, then grad norm)";
+      }
+      EXPECT_LT(tokens[1], tokens[0]) << "the packed rows computed no fewer tokens";
+    });
   }
 }
 
