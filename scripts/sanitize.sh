@@ -42,6 +42,9 @@ cmake --build "$BUILD_DIR" -j "$JOBS" "${targets[@]}"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:verify_asan_link_order=0:detect_odr_violation=0:fast_unwind_on_malloc=0}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/scripts/sanitize.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# Time limits of tests that measure how fast a failing job ends
+# (tests/distributed/expect_abort.sh): instrumented ranks start 5-10x slower.
+export ALRO_TEST_TIME_SCALE=${ALRO_TEST_TIME_SCALE:-4}
 cd "$BUILD_DIR"
 # The 1- and 4-rank variants of the MPI tests repeat the 2-rank one at more
 # cost under the sanitizers.
