@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <ostream>
 #include <random>
 #include <set>
 #include <string>
@@ -290,6 +291,9 @@ struct Variant {
   std::vector<int> history;
   bool checkpoint;
 };
+
+// Failure messages name the variant instead of dumping its bytes.
+void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
 
 // Every term and every trainable parameter's local gradient of one micro-batch.
 struct Result {
