@@ -2,12 +2,13 @@
 // every rank runs, each ending in one exchange of results:
 //
 //   1 parse   every thread of every rank parses its share of the ratings
-//             file's chunks; rows go to per-partition buffers that spill as
-//             sorted runs into the scratch directory when the memory budget
-//             is reached.
+//             file's chunks; rows go to the thread's buffer, which spills
+//             one sorted run per partition into the scratch directory when
+//             the memory budget is reached (memory_budget.h).
 //   2 tokens  rank 0 trains the tokenizer on the item titles weighted by
-//             their ratings, and checks that it renders the prompt, before
-//             any shard is written.
+//             their ratings, and checks that it renders the prompt: the
+//             first task of its split workers (it needs nothing the split
+//             writes); if it fails, every rank removes its shards.
 //   3 split   each rank merges the runs of its partitions (partition p goes
 //             to rank p mod ranks), one partition per thread at a time, and
 //             writes each partition's own shards. A partition with more
@@ -984,7 +985,7 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
   ALRO_LOG(INFO) << "convert: " << items.size() << " items; resident "
                  << HumanBytes(static_cast<double>(budget.held)) << " (program "
                  << HumanBytes(static_cast<double>(resident_at_start)) << "); spilling sorted runs every "
-                 << HumanBytes(static_cast<double>(spill_bytes)) << " per thread";
+                 << HumanBytes(static_cast<double>(std::max<int64_t>(0, spill_bytes))) << " per thread";
 
   // Phase 1: parse.
   std::string parsed;
