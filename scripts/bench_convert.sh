@@ -25,6 +25,7 @@
 # KEEP_OUTPUT=1 keeps the last round's outputs (they are deleted otherwise).
 #
 #   scripts/bench_convert.sh build/launch/alro runs/data/ml5m runs/bench5m 3 1x1 1x2 2x1
+#   scripts/bench_convert.sh build/launch/alro-convert ...   # the same without LibTorch
 set -euo pipefail
 ALRO="$1"
 INPUT="$2"

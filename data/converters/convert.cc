@@ -2,12 +2,13 @@
 // every rank runs, each ending in one exchange of results:
 //
 //   1 parse   every thread of every rank parses its share of the ratings
-//             file's chunks; rows go to per-partition buffers that spill as
-//             sorted runs into the scratch directory when the memory budget
-//             is reached.
+//             file's chunks; rows go to the thread's buffer, which spills
+//             one sorted run per partition into the scratch directory when
+//             the memory budget is reached (memory_budget.h).
 //   2 tokens  rank 0 trains the tokenizer on the item titles weighted by
-//             their ratings, and checks that it renders the prompt, before
-//             any shard is written.
+//             their ratings, and checks that it renders the prompt: the
+//             first task of its split workers (it needs nothing the split
+//             writes); if it fails, every rank removes its shards.
 //   3 split   each rank merges the runs of its partitions (partition p goes
 //             to rank p mod ranks), one partition per thread at a time, and
 //             writes each partition's own shards. A partition with more
@@ -30,7 +31,9 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <iterator>
 #include <cstring>
 #include <functional>
@@ -52,6 +55,7 @@
 #include "data/converters/chunked_input.h"
 #include "data/converters/formats.h"
 #include "data/converters/item_stats.h"
+#include "data/converters/memory_budget.h"
 #include "data/item_tokens.h"
 #include "data/converters/progress.h"
 #include "data/converters/rating_runs.h"
@@ -68,6 +72,8 @@ namespace {
 constexpr std::array<const char*, 3> kSplitNames = {"train", "valid", "test"};
 // Ratings input read per chunk.
 constexpr uint64_t kDefaultChunkBytes = uint64_t{4} << 20;
+// Room past a chunk for its last line, read on in 64 KiB pieces.
+constexpr uint64_t kChunkReadOnRoom = uint64_t{128} << 10;
 // Inputs below this size are one partition (their shards stay few).
 constexpr uint64_t kSmallInputBytes = uint64_t{32} << 20;
 // Larger inputs get kPartitionGroup partitions per this many bytes, at most
@@ -76,11 +82,9 @@ constexpr uint64_t kSmallInputBytes = uint64_t{32} << 20;
 constexpr uint64_t kBytesPerPartitionGroup = uint64_t{128} << 20;
 constexpr int64_t kPartitionGroup = 12;
 constexpr int64_t kMaxPartitionGroups = 8;
-// Memory the budget reserves for everything it does not count (code,
-// libraries, thread stacks, allocator slack).
-constexpr int64_t kBaselineBytes = int64_t{64} << 20;
-// A thread's spill threshold is never below this (runs would get tiny).
-constexpr int64_t kMinSpillBytes = int64_t{1} << 20;
+// Room in a parse thread's run buffer past its spill threshold (the row
+// that crosses it).
+constexpr int64_t kSpillHeadroomBytes = int64_t{64} << 10;
 // Read buffer of each run while merging.
 constexpr size_t kMinMergeBuffer = size_t{64} << 10;
 constexpr size_t kMaxMergeBuffer = size_t{4} << 20;
@@ -90,6 +94,8 @@ constexpr int64_t kMinTextPieces = 256;
 // The tokenizer corpus is scaled down to at most this many sentences, which
 // bounds the trainer's memory and time whatever the number of ratings.
 constexpr int64_t kMaxCorpusSentences = int64_t{1} << 18;
+// The fewest bytes a rating row takes in any input format.
+constexpr uint64_t kShortestRowBytes = 8;
 // The prompt's fixed words appear once per this many ratings in the corpus.
 constexpr int64_t kRatingsPerLiteral = 10;
 // Scratch directory inside the output when --scratch is not given.
@@ -190,8 +196,7 @@ struct InlineItem {
 
 // One parse thread's buffers and tallies.
 struct ParseThread {
-  std::vector<RunBuffer> buffers;  // per partition
-  int64_t buffered_bytes = 0;
+  std::unique_ptr<RunBuffer> buffer;  // every partition's rows
   int64_t spills = 0;
   std::vector<std::pair<int64_t, std::string>> runs;  // (partition, path)
   absl::flat_hash_map<std::string, RatingCounts> uses;
@@ -209,16 +214,14 @@ struct ParseContext {
 };
 
 absl::Status SpillThread(const ParseContext& ctx, int thread, ParseThread* t) {
-  for (int64_t p = 0; p < ctx.partitions; ++p) {
-    RunBuffer& b = t->buffers[static_cast<size_t>(p)];
-    if (b.empty()) continue;
-    const std::string path =
-        JoinPath(ctx.scratch, absl::StrFormat("p%05d.r%05d.t%03d.s%06d.run", p, ctx.rank, thread, t->spills));
-    ALRO_RETURN_IF_ERROR(b.SpillSorted(path));
-    t->runs.emplace_back(p, path);
-  }
+  if (t->buffer->empty()) return absl::OkStatus();
+  const auto path = [&](int64_t p) {
+    return JoinPath(ctx.scratch, absl::StrFormat("p%05d.r%05d.t%03d.s%06d.run", p, ctx.rank, thread, t->spills));
+  };
+  using Runs = std::vector<std::pair<int64_t, std::string>>;
+  ALRO_ASSIGN_OR_RETURN(Runs runs, t->buffer->SpillSorted(path));
+  t->runs.insert(t->runs.end(), std::make_move_iterator(runs.begin()), std::make_move_iterator(runs.end()));
   ++t->spills;
-  t->buffered_bytes = 0;
   return absl::OkStatus();
 }
 
@@ -248,15 +251,14 @@ class ChunkSink : public RowSink {
 
  protected:
   void Accept(absl::string_view user, absl::string_view item, float rating, int64_t timestamp) override {
-    const auto p = static_cast<size_t>(HashString(user) % static_cast<uint64_t>(ctx_->partitions));
-    RunBuffer& b = t_->buffers[p];
-    const size_t before = b.bytes();
-    b.Add(user, item, rating, timestamp, static_cast<int64_t>(offset_));
-    t_->buffered_bytes += static_cast<int64_t>(b.bytes()) - static_cast<int64_t>(before);
+    const auto p = static_cast<int64_t>(HashString(user) % static_cast<uint64_t>(ctx_->partitions));
+    t_->buffer->Add(p, user, item, rating, timestamp, static_cast<int64_t>(offset_));
     auto it = t_->uses.find(item);
     if (it == t_->uses.end()) it = t_->uses.try_emplace(std::string(item)).first;
     CountRating(&it->second, rating, 1);
-    if (t_->buffered_bytes > ctx_->spill_bytes && status_.ok()) status_ = SpillThread(*ctx_, thread_, t_);
+    if (static_cast<int64_t>(t_->buffer->bytes()) > ctx_->spill_bytes && status_.ok()) {
+      status_ = SpillThread(*ctx_, thread_, t_);
+    }
   }
 
  private:
@@ -360,8 +362,10 @@ absl::StatusOr<std::string> ParsePhase(const ConvertOptions& o, const InputForma
                            });
     ALRO_RETURN_IF_ERROR(RunWorkers(threads, [&](int w) -> absl::Status {
       ParseThread& t = state[static_cast<size_t>(w)];
-      t.buffers.resize(static_cast<size_t>(partitions));
+      // Allocated once, resident only as rows fill it.
+      t.buffer = std::make_unique<RunBuffer>(partitions, static_cast<size_t>(spill_bytes + kSpillHeadroomBytes));
       std::string buffer;
+      buffer.reserve(chunk_bytes + kChunkReadOnRoom);
       for (size_t k = next++; k < mine.size() && !failed; k = next++) {
         ChunkResult& result = results[k];
         result.chunk = mine[k];
@@ -382,7 +386,9 @@ absl::StatusOr<std::string> ParsePhase(const ConvertOptions& o, const InputForma
         ctx.rows += result.rows;
         progress.Add(static_cast<int64_t>(std::min(chunk_bytes, file_bytes - static_cast<uint64_t>(mine[k]) * chunk_bytes)));
       }
-      return SpillThread(ctx, w, &t);
+      absl::Status spilled = SpillThread(ctx, w, &t);
+      t.buffer.reset();  // before the tallies are merged and sent
+      return spilled;
     }));
   }
   // This rank's results, threads merged.
@@ -565,7 +571,8 @@ absl::StatusOr<std::shared_ptr<const ItemTokenTable>> StandInItemTokens(const It
 // prompt as the job will, and writes it.
 absl::Status TokenizerPhase(const ConvertOptions& o, const SplitOptions& split, const ItemTable& items,
                             const std::vector<int64_t>& item_uses, const std::map<std::string, int64_t>& rating_uses,
-                            const std::vector<float>& rating_values, const ItemStatsIndex* stats, int64_t total) {
+                            const std::vector<float>& rating_values, const ItemStatsIndex* stats, int64_t total,
+                            int64_t memory_left) {
   TokenizerTrainingOptions t;
   t.vocab_size = o.vocab_size;
   if (o.identifiers_as_symbols) t.user_defined_symbols = o.prompt.identifiers;
@@ -590,6 +597,17 @@ absl::Status TokenizerPhase(const ConvertOptions& o, const SplitOptions& split, 
     t.user_defined_symbols.insert(t.user_defined_symbols.end(), item_pieces.begin(), item_pieces.end());
   }
   const std::vector<std::string> corpus = TokenizerCorpus(items, item_uses, rating_uses, stat_text_uses, total, o);
+  int64_t text_bytes = 0;
+  for (const std::string& sentence : corpus) text_bytes += static_cast<int64_t>(sentence.size());
+  const int64_t needed = TokenizerBytes(static_cast<int64_t>(corpus.size()), text_bytes);
+  if (needed > memory_left) {
+    return UserError(absl::StatusCode::kResourceExhausted,
+                     absl::StrCat("training the tokenizer on ", corpus.size(), " sentences needs about ",
+                                  HumanBytes(static_cast<double>(needed)),
+                                  ", more than the ", HumanBytes(static_cast<double>(memory_left)),
+                                  " that --memory-limit leaves"),
+                     "raise --memory-limit");
+  }
   ALRO_LOG(INFO) << "convert: training a " << o.vocab_size << "-piece SentencePiece model on " << corpus.size()
                  << " sentences";
   ALRO_ASSIGN_OR_RETURN(std::string model, TrainTokenizer(corpus, t));
@@ -790,6 +808,32 @@ absl::StatusOr<PartitionResult> ConvertPartition(SplitContext& ctx, int64_t part
   return result;
 }
 
+// Removes the shards and indexes that the split wrote for `partitions`
+// into `dir` (complete or partial), best effort.
+void RemovePartitionShards(const std::string& dir, const std::vector<int64_t>& partitions) {
+  absl::StatusOr<std::vector<std::string>> names = ListDirectory(dir);
+  if (!names.ok()) return;
+  for (const int64_t p : partitions) {
+    for (const char* split : kSplitNames) {
+      const std::string prefix = absl::StrFormat("%s.part%05d-", split, p);
+      for (const std::string& name : *names) {
+        if (absl::StartsWith(name, prefix)) static_cast<void>(RemoveAll(JoinPath(dir, name)));
+      }
+    }
+  }
+}
+
+// Renames `from` to `to` inside `dir`; the caller syncs `dir` once after
+// the last rename.
+absl::Status RenameShardFile(const std::string& dir, const std::string& from, const std::string& to) {
+  if (std::rename(JoinPath(dir, from).c_str(), JoinPath(dir, to).c_str()) != 0) {
+    return UserError(absl::StatusCode::kDataLoss,
+                     absl::StrCat("cannot rename ", JoinPath(dir, from), " to ", to, ": ", std::strerror(errno)),
+                     "check that --output is writable and was not changed during the conversion");
+  }
+  return absl::OkStatus();
+}
+
 // The memory budget of one rank, bytes.
 int64_t ResolveMemoryLimit(int64_t requested) {
   if (requested > 0) return requested;
@@ -885,31 +929,69 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
   ALRO_LOG(INFO) << "convert: reading " << options.format << " input " << options.input << " with " << ranks
                  << " rank(s) x " << threads << " thread(s), " << partitions << " partition(s), memory limit "
                  << HumanBytes(static_cast<double>(summary.memory_limit));
+  ReturnLargeFreesToTheSystem();
+  const int64_t resident_at_start = ResidentBytes();
   absl::Status read_items = format->ReadItems(&items, &item_drops);
-  const int64_t item_bytes = items.ApproxBytes();
-  const int64_t spill_bytes =
-      options.spill_bytes > 0
-          ? options.spill_bytes
-          : (summary.memory_limit - kBaselineBytes - item_bytes - static_cast<int64_t>(chunk_bytes) * threads) /
-                threads;
-  if (read_items.ok() && options.spill_bytes == 0 && spill_bytes < kMinSpillBytes) {
+  // What the process holds now (the binary and its libraries, the item
+  // table) is measured; the phases share what the limit leaves.
+  MemoryBudget budget;
+  budget.limit = summary.memory_limit;
+  budget.held = std::max(ResidentBytes(), PeakResidentBytes());
+  budget.threads = threads;
+  budget.items = items.size();
+  budget.chunk_bytes = static_cast<int64_t>(chunk_bytes);
+  const int64_t spill_bytes = options.spill_bytes > 0 ? options.spill_bytes : budget.SpillBytes();
+  // The smallest limit that works: the larger of what parsing needs and
+  // what the split needs, which on rank 0 makes the tokenizer meanwhile.
+  // Its corpus is bounded (TokenizerCorpus): titles and rating values at
+  // most kMaxCorpusSentences each, and no more than the file has shortest
+  // rows ("1,2,3,4\n"), the prompt's fixed words a tenth of that each.
+  const int64_t corpus_scale =
+      std::min<int64_t>(kMaxCorpusSentences, static_cast<int64_t>(ratings_bytes / kShortestRowBytes));
+  const auto literals = static_cast<int64_t>(PromptLiterals(options.prompt).size()) + 1;
+  const int64_t corpus_bound = corpus_scale * (2 + (literals + kRatingsPerLiteral - 1) / kRatingsPerLiteral +
+                                               (split.item_stats ? 2 : 0)) +
+                               items.size() * (split.item_stats ? 3 : 1);
+  int64_t title_bytes = 0;
+  for (int32_t i = 0; i < items.size(); ++i) {
+    title_bytes += static_cast<int64_t>(
+        std::min<size_t>(items.item(i).title().size(), static_cast<size_t>(options.prompt.max_title_chars)));
+  }
+  const int64_t average_title_bytes = std::max<int64_t>(16, title_bytes / std::max<int64_t>(1, items.size()));
+  // Rank 0 makes the tokenizer while it merges: trained on the corpus, or
+  // a pretrained model's extended (a few MiB).
+  const int64_t tokenizer_reserve =
+      rank != 0                    ? 0
+      : options.vocab_size > 0     ? TokenizerBytes(corpus_bound, corpus_bound * average_title_bytes)
+      : !options.base_tokenizer.empty() ? kTokenizerFixedBytes
+                                        : 0;
+  const int64_t minimum = std::max(budget.ParseMinimum(),
+                                   budget.held + budget.Reserve() + tokenizer_reserve +
+                                       threads * (kMergerFixedBytes + 2 * static_cast<int64_t>(kMinMergeBuffer)));
+  if (read_items.ok() && options.spill_bytes == 0 && budget.limit < minimum) {
     read_items = UserError(
         absl::StatusCode::kResourceExhausted,
-        absl::StrCat("--memory-limit ", summary.memory_limit, " bytes is too small: the ", items.size(),
-                     " items take ", item_bytes, " bytes, and each of ", threads, " threads needs at least ",
-                     kMinSpillBytes + static_cast<int64_t>(chunk_bytes), " bytes of buffers on top of ",
-                     kBaselineBytes, " reserved"),
-        "raise --memory-limit or lower --threads");
+        absl::StrCat("--memory-limit ", HumanBytes(static_cast<double>(budget.limit)),
+                     " is below the minimum of this conversion, ", HumanBytes(static_cast<double>(minimum)),
+                     ": the process already holds ", HumanBytes(static_cast<double>(budget.held)),
+                     " (the program and its libraries, ", HumanBytes(static_cast<double>(resident_at_start)),
+                     ", and the ", items.size(), " items), and each of ", threads, " threads needs at least ",
+                     HumanBytes(static_cast<double>(budget.ParseThreadFixed() + kMinSpillBytes)),
+                     tokenizer_reserve > 0 ? ", and making the tokenizer " : "",
+                     tokenizer_reserve > 0 ? HumanBytes(static_cast<double>(tokenizer_reserve)) : ""),
+        absl::StrCat("raise --memory-limit to at least ", HumanBytes(static_cast<double>(minimum) * 1.1),
+                     ", or lower --threads"));
   }
-  ALRO_LOG(INFO) << "convert: " << items.size() << " items (~" << HumanBytes(static_cast<double>(item_bytes))
-                 << " in memory); spilling sorted runs every " << HumanBytes(static_cast<double>(spill_bytes))
-                 << " per thread";
+  ALRO_LOG(INFO) << "convert: " << items.size() << " items; resident "
+                 << HumanBytes(static_cast<double>(budget.held)) << " (program "
+                 << HumanBytes(static_cast<double>(resident_at_start)) << "); spilling sorted runs every "
+                 << HumanBytes(static_cast<double>(std::max<int64_t>(0, spill_bytes))) << " per thread";
 
   // Phase 1: parse.
   std::string parsed;
   if (read_items.ok()) {
     absl::StatusOr<std::string> p = ParsePhase(options, *format, threads, rank, ranks, partitions, chunk_bytes,
-                                               options.spill_bytes > 0 ? spill_bytes : std::max(spill_bytes, kMinSpillBytes),
+                                               std::max<int64_t>(1, spill_bytes),
                                                scratch, &summary.spilled_runs);
     if (p.ok()) {
       parsed = std::move(*p);
@@ -970,13 +1052,18 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
       });
     }
     stats_bytes = rated * ItemStatsIndex::kBytesPerRating + items.size() * kStatsBytesPerItem;
-    if (indexed.ok() && kBaselineBytes + item_bytes + stats_bytes > summary.memory_limit) {
+    // The index stays through the split, whose merges need their minimum.
+    const int64_t resident = ResidentBytes();
+    const int64_t needed = resident + budget.Reserve() + stats_bytes +
+                           threads * (kMergerFixedBytes + 2 * static_cast<int64_t>(kMinMergeBuffer));
+    if (indexed.ok() && needed > summary.memory_limit) {
       indexed = UserError(absl::StatusCode::kResourceExhausted,
-                          absl::StrCat("--item-stats needs ", stats_bytes, " bytes for ", rated,
-                                       " ratings, and with the items and the reserve that exceeds --memory-limit ",
-                                       summary.memory_limit),
+                          absl::StrCat("--item-stats needs ", HumanBytes(static_cast<double>(stats_bytes)), " for ",
+                                       rated, " ratings, and with the ", HumanBytes(static_cast<double>(resident)),
+                                       " the process holds and the merges' buffers that exceeds --memory-limit ",
+                                       HumanBytes(static_cast<double>(summary.memory_limit))),
                           absl::StrCat("raise --memory-limit to at least ",
-                                       HumanBytes(static_cast<double>(kBaselineBytes + item_bytes + stats_bytes) * 1.25),
+                                       HumanBytes(static_cast<double>(needed) * 1.1),
                                        ", or convert without --item-stats"));
     }
     if (indexed.ok()) {
@@ -988,9 +1075,13 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
   }
 
   // Rank 0: drops (chunk order, with absolute line numbers), rating counts,
-  // and phase 2, the tokenizer.
+  // and phase 2, the tokenizer, which needs nothing the split writes: it
+  // becomes the first task of rank 0's split workers (with 2 or more, the
+  // others merge meanwhile). It fails before any manifest is written, and
+  // the split's shards are then removed.
   int64_t rows_read = 0;
   absl::Status tokens = absl::OkStatus();
+  std::function<absl::Status(int64_t memory_left)> tokenizer_task;
   if (rank == 0 && indexed.ok()) {
     summary.drops = item_drops;
     std::vector<const nlohmann::json*> chunks;
@@ -1039,19 +1130,23 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
                          absl::StrCat("no valid ratings in ", options.input, "\n", summary.drops.Summary()),
                          "check --format and the input files");
     } else if (!options.base_tokenizer.empty()) {
-      const std::vector<float> rating_values(distinct_ratings.begin(), distinct_ratings.end());
-      tokens = ExtendTokenizerPhase(options, split, items, rating_values);
+      tokenizer_task = [&options, &split, &items,
+                        rating_values = std::vector<float>(distinct_ratings.begin(), distinct_ratings.end())](
+                           int64_t) { return ExtendTokenizerPhase(options, split, items, rating_values); };
     } else if (options.vocab_size > 0) {
-      std::vector<float> rating_values(distinct_ratings.begin(), distinct_ratings.end());
-      tokens = TokenizerPhase(options, split, items, item_uses, rating_uses, rating_values, stats.get(),
-                              summary.ratings);
+      tokenizer_task = [&options, &split, &items, &stats, item_uses = std::move(item_uses),
+                        rating_uses = std::move(rating_uses),
+                        rating_values = std::vector<float>(distinct_ratings.begin(), distinct_ratings.end()),
+                        total = summary.ratings](int64_t memory_left) {
+        return TokenizerPhase(options, split, items, item_uses, rating_uses, rating_values, stats.get(), total,
+                              memory_left);
+      };
     }
   }
   rank_results.clear();
-  malloc_trim(0);  // the tokenizer corpus and trainer, before the split
+  malloc_trim(0);  // the exchanged results, before the split
   ALRO_RETURN_IF_ERROR(
-      Exchange(group, indexed.ok() ? tokens : indexed, "", "indexing item statistics and training the tokenizer")
-          .status());
+      Exchange(group, indexed.ok() ? tokens : indexed, "", "indexing item statistics and counting ratings").status());
 
   // Phase 3: split this rank's partitions.
   std::vector<int64_t> mine;
@@ -1071,11 +1166,15 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
   ctx.items = &items;
   ctx.stats = stats.get();
   ctx.scratch = scratch;
-  // Half of what the budget leaves goes to the merges' read buffers (the
-  // rest to each user's events, lists and shard writers).
-  const int mergers = std::min<int>(threads, static_cast<int>(std::max<size_t>(1, mine.size())));
-  const int64_t merge_memory =
-      std::max<int64_t>(0, summary.memory_limit - kBaselineBytes - item_bytes - stats_bytes) / 2;
+  // The merges' read buffers get what the limit leaves after what the
+  // process holds now (items, statistics) and each merger's shard writers.
+  // On rank 0 the tokenizer's corpus and trainer run alongside.
+  const int tasks = static_cast<int>(mine.size()) + (tokenizer_task ? 1 : 0);
+  const int mergers = std::min<int>(threads, std::max(1, tasks));
+  const int64_t tokenizer_memory = tokenizer_task ? tokenizer_reserve : 0;
+  const int64_t merge_memory = std::max<int64_t>(
+      0, budget.Left(ResidentBytes()) - tokenizer_memory - mergers * kMergerFixedBytes -
+             static_cast<int64_t>(mine.size()) * items.size() * static_cast<int64_t>(sizeof(int32_t)));
   ctx.fan_in = MergeFanIn(RaiseOpenFileLimit(), mergers, merge_memory, kMinMergeBuffer,
                           static_cast<size_t>(options.merge_fan_in));
   ctx.merge_buffer = std::clamp<size_t>(static_cast<size_t>(merge_memory / mergers) / std::min(most_runs, ctx.fan_in),
@@ -1093,21 +1192,40 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
                           HumanCount(static_cast<double>(ctx.lists.load())), " lists, ", ctx.shards.load(),
                           " shards written");
     });
-    std::atomic<size_t> next{0};
+    // Task 0 is the tokenizer when there is one, then the partitions.
+    const size_t first = tokenizer_task ? 0 : 1;
+    std::atomic<size_t> next{first};
+    std::atomic<bool> failed{false};
     split_status = RunWorkers(mergers, [&](int) -> absl::Status {
-                                for (size_t k = next++; k < mine.size(); k = next++) {
-                                  ALRO_ASSIGN_OR_RETURN(results[k], ConvertPartition(ctx, mine[k],
-                                                                                     runs[static_cast<size_t>(mine[k])],
-                                                                                     &progress));
-                                }
-                                return absl::OkStatus();
-                              });
+      for (size_t k = next++; k < mine.size() + 1 && !failed; k = next++) {
+        absl::Status done = k == 0 ? tokenizer_task(tokenizer_memory) : absl::OkStatus();
+        if (k > 0) {
+          absl::StatusOr<PartitionResult> r =
+              ConvertPartition(ctx, mine[k - 1], runs[static_cast<size_t>(mine[k - 1])], &progress);
+          if (r.ok()) results[k - 1] = std::move(*r);
+          done = r.status();
+        }
+        if (!done.ok()) {
+          failed = true;
+          return done;
+        }
+      }
+      return absl::OkStatus();
+    });
   }
+
   nlohmann::json mine_json = nlohmann::json::array();
   for (const PartitionResult& r : results) mine_json.push_back(ToJson(r));
   const std::vector<uint8_t> cbor = nlohmann::json::to_cbor(mine_json);
-  ALRO_ASSIGN_OR_RETURN(std::vector<std::string> all_split,
-                        Exchange(group, split_status, std::string(cbor.begin(), cbor.end()), "splitting users"));
+  absl::StatusOr<std::vector<std::string>> split_done =
+      Exchange(group, split_status, std::string(cbor.begin(), cbor.end()), "splitting users");
+  if (!split_done.ok()) {
+    // No data set: every rank removes the shards of its partitions (rank 0
+    // the scratch directory).
+    RemovePartitionShards(options.output, mine);
+    return split_done.status();
+  }
+  const std::vector<std::string> all_split = std::move(*split_done);
 
   // Phase 4 (rank 0): shards named in partition order, stats, manifest last.
   absl::Status finished = absl::OkStatus();
@@ -1134,10 +1252,8 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
           info.records += part.records[s];
           for (ShardInfo shard : part.shards[s]) {
             const std::string name = ShardFileName(kSplitNames[s], static_cast<int64_t>(info.shards.size()));
-            ALRO_RETURN_IF_ERROR(RenameDurably(JoinPath(options.output, shard.file + kIndexSuffix),
-                                               JoinPath(options.output, name + kIndexSuffix)));
-            ALRO_RETURN_IF_ERROR(
-                RenameDurably(JoinPath(options.output, shard.file), JoinPath(options.output, name)));
+            ALRO_RETURN_IF_ERROR(RenameShardFile(options.output, shard.file + kIndexSuffix, name + kIndexSuffix));
+            ALRO_RETURN_IF_ERROR(RenameShardFile(options.output, shard.file, name));
             shard.file = name;
             info.shards.push_back(shard);
           }
@@ -1203,6 +1319,9 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
                         {"lists_with_all_ratings_equal", uninformative},
                         {"candidate_rating_histogram", hist},
                         {"dropped", summary.drops.counts()}};
+      // The renames above are durable before the manifest names them (one
+      // directory sync for all, not one per file: each costs milliseconds).
+      ALRO_RETURN_IF_ERROR(SyncDirectory(options.output));
       // Last: a directory with a manifest is a complete data set.
       ALRO_RETURN_IF_ERROR(WriteManifest(options.output, manifest));
       ALRO_RETURN_IF_ERROR(RemoveAll(scratch));
@@ -1214,6 +1333,13 @@ absl::StatusOr<ConvertSummary> ConvertDataset(const ConvertOptions& options) {
                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       return absl::OkStatus();
     }();
+  }
+  ALRO_LOG(INFO) << "convert: rank " << rank << " peak resident memory " << PeakResidentBytes()
+                 << " bytes, limit " << summary.memory_limit << " bytes";
+  if (PeakResidentBytes() > summary.memory_limit) {
+    ALRO_LOG(WARNING) << "convert: rank " << rank << " peaked at "
+                      << HumanBytes(static_cast<double>(PeakResidentBytes())) << ", above --memory-limit "
+                      << HumanBytes(static_cast<double>(summary.memory_limit));
   }
   const std::string peak =
       absl::StrCat(PeakResidentBytes(), " ", summary.spilled_runs, " ", ctx.intermediate_runs.load(), " ", ctx.fan_in);

@@ -115,26 +115,67 @@ bool RowBefore(const RatingRow& a, const RatingRow& b) {
   return a.sequence < b.sequence;
 }
 
-void RunBuffer::Add(absl::string_view user, absl::string_view item, float rating, int64_t timestamp,
-                    int64_t sequence) {
-  offsets_.push_back(arena_.size());
-  EncodeRow(RatingRow{user, item, rating, timestamp, sequence}, &arena_);
+RunBuffer::RunBuffer(int64_t partitions, size_t arena_bytes)
+    : arena_(new char[std::max<size_t>(1, std::min(arena_bytes, kMaxRunArenaBytes))]),
+      capacity_(std::max<size_t>(1, std::min(arena_bytes, kMaxRunArenaBytes))),
+      offsets_(static_cast<size_t>(std::max<int64_t>(1, partitions))) {}
+
+void RunBuffer::Add(int64_t partition, absl::string_view user, absl::string_view item, float rating,
+                    int64_t timestamp, int64_t sequence) {
+  const size_t row_bytes = kRunRowHeaderBytes + user.size() + item.size();
+  if (used_ + row_bytes > capacity_) {
+    // Only a row longer than the spill threshold's headroom gets here.
+    const size_t grown = std::max(2 * capacity_, used_ + row_bytes);
+    ALRO_CHECK(grown <= kMaxRunArenaBytes, "a run buffer cannot hold rows of ", grown, " bytes");
+    std::unique_ptr<char[]> bigger(new char[grown]);
+    std::memcpy(bigger.get(), arena_.get(), used_);
+    arena_ = std::move(bigger);
+    capacity_ = grown;
+  }
+  std::vector<uint32_t>& offsets = offsets_[static_cast<size_t>(partition)];
+  const size_t before = offsets.capacity();
+  offsets.push_back(static_cast<uint32_t>(used_));
+  offset_bytes_ += (offsets.capacity() - before) * sizeof(uint32_t);
+  char* p = arena_.get() + used_;
+  const auto put = [&p](const void* v, size_t n) {
+    std::memcpy(p, v, n);  // host order: every rank of a job shares it
+    p += n;
+  };
+  const auto user_len = static_cast<uint32_t>(user.size());
+  const auto item_len = static_cast<uint32_t>(item.size());
+  put(&user_len, sizeof(user_len));
+  put(&item_len, sizeof(item_len));
+  put(&rating, sizeof(rating));
+  put(&timestamp, sizeof(timestamp));
+  put(&sequence, sizeof(sequence));
+  put(user.data(), user.size());
+  put(item.data(), item.size());
+  used_ += row_bytes;
+  ++rows_;
 }
 
-absl::Status RunBuffer::SpillSorted(const std::string& path) {
-  const char* base = arena_.data();
-  std::sort(offsets_.begin(), offsets_.end(),
-            [base](uint64_t a, uint64_t b) { return RowBefore(Decode(base + a), Decode(base + b)); });
-  RunFileWriter out;
-  ALRO_RETURN_IF_ERROR(out.Open(path));
-  for (uint64_t off : offsets_) {
-    out.buffer()->append(base + off, RowBytes(base + off));
-    out.Flush();
+absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> RunBuffer::SpillSorted(
+    const std::function<std::string(int64_t)>& path) {
+  std::vector<std::pair<int64_t, std::string>> written;
+  const char* base = arena_.get();
+  for (size_t p = 0; p < offsets_.size(); ++p) {
+    std::vector<uint32_t>& offsets = offsets_[p];
+    if (offsets.empty()) continue;
+    std::sort(offsets.begin(), offsets.end(),
+              [base](uint32_t a, uint32_t b) { return RowBefore(Decode(base + a), Decode(base + b)); });
+    written.emplace_back(static_cast<int64_t>(p), path(static_cast<int64_t>(p)));
+    RunFileWriter out;
+    ALRO_RETURN_IF_ERROR(out.Open(written.back().second));
+    for (uint32_t off : offsets) {
+      out.buffer()->append(base + off, RowBytes(base + off));
+      out.Flush();
+    }
+    ALRO_RETURN_IF_ERROR(out.Close());
+    offsets.clear();
   }
-  ALRO_RETURN_IF_ERROR(out.Close());
-  std::string().swap(arena_);
-  std::vector<uint64_t>().swap(offsets_);
-  return absl::OkStatus();
+  used_ = 0;
+  rows_ = 0;
+  return written;
 }
 
 // One run file read through a buffer.

@@ -1,7 +1,8 @@
 // data/converters/rating_runs.h: the external sort that groups ratings per
 // user within a memory budget. Parsed rating rows are buffered per user
 // partition (RunBuffer); a full buffer is sorted by (user, timestamp,
-// input order) and spilled to a run file in the scratch directory; a
+// input order) and spilled to one run file per partition in the scratch
+// directory; a
 // partition's runs are then merged (RunMerger), which yields each user's
 // ratings together and in time order while holding only a small read
 // buffer per run. A partition with more runs than one merge may open (the
@@ -19,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -38,23 +40,40 @@ struct RatingRow {
 /// Bytes of the fixed part of an encoded row.
 inline constexpr size_t kRunRowHeaderBytes = 28;
 
-/// Rows of one partition waiting to be spilled.
+/// The rows one parse thread has read and not yet spilled, of every user
+/// partition: one arena allocated once (its pages become resident only as
+/// rows fill them, and it is never copied to grow), and per partition the
+/// offsets of its rows. What it holds is therefore what bytes() says, which
+/// lets the converter keep a hard memory cap.
 class RunBuffer {
  public:
-  void Add(absl::string_view user, absl::string_view item, float rating, int64_t timestamp, int64_t sequence);
-  /// Memory the buffer holds: what its arena and offsets have allocated
-  /// (growing by doubling, that can be twice the rows' bytes).
-  size_t bytes() const { return arena_.capacity() + offsets_.capacity() * sizeof(uint64_t); }
-  bool empty() const { return offsets_.empty(); }
-  int64_t rows() const { return static_cast<int64_t>(offsets_.size()); }
-  /// Sorts the rows by (user, timestamp, sequence), writes them to `path`
-  /// and empties the buffer (releasing its memory).
-  absl::Status SpillSorted(const std::string& path);
+  /// A buffer for `partitions` partitions whose arena holds `arena_bytes`
+  /// (a row that does not fit grows it, the only copy; callers spill first).
+  RunBuffer(int64_t partitions, size_t arena_bytes);
+  void Add(int64_t partition, absl::string_view user, absl::string_view item, float rating, int64_t timestamp,
+           int64_t sequence);
+  /// Memory the rows take: the arena's used bytes and the offsets' capacity.
+  size_t bytes() const { return used_ + offset_bytes_; }
+  bool empty() const { return rows_ == 0; }
+  int64_t rows() const { return rows_; }
+  /// Sorts each partition's rows by (user, timestamp, sequence), writes
+  /// every non-empty partition p to the run file `path(p)`, and empties the
+  /// buffer (keeping its memory for the next rows). Returns (p, path) of
+  /// the runs written, in partition order.
+  absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> SpillSorted(
+      const std::function<std::string(int64_t)>& path);
 
  private:
-  std::string arena_;
-  std::vector<uint64_t> offsets_;
+  std::unique_ptr<char[]> arena_;
+  size_t capacity_ = 0;
+  size_t used_ = 0;
+  std::vector<std::vector<uint32_t>> offsets_;  // per partition, into arena_
+  size_t offset_bytes_ = 0;                     // their capacities, bytes
+  int64_t rows_ = 0;
 };
+
+/// The largest arena a RunBuffer takes (its offsets are 32-bit).
+inline constexpr size_t kMaxRunArenaBytes = (size_t{1} << 32) - 1;
 
 /// Merges sorted run files into one stream in (user, timestamp, sequence)
 /// order.

@@ -294,7 +294,8 @@ TEST(ConvertTokenizer, IdentifiersAreSingleTokensWithoutSymbols) {
   EXPECT_TRUE(PromptRenderer::Create(config::PromptConfig(), *tokenizer).ok());
 
   // Identifiers with digits can never be one ordinary piece (digits are
-  // split): conversion stops before writing any shard, saying why.
+  // split): conversion stops, saying why, and leaves no shard (the split's
+  // workers may have written some while the tokenizer trained).
   o.prompt.identifiers = {"A1", "B1", "C1"};
   const std::string refused_out = TempDir("tok_refused");
   o.output = refused_out;

@@ -1,5 +1,6 @@
-// tests/data/rating_runs_test.cc: the external sort's intermediate merge
-// passes (ReduceRuns) against a brute-force sort of every row, and the merge
+// tests/data/rating_runs_test.cc: the external sort's run buffer (one
+// sorted run per partition) and intermediate merge passes (ReduceRuns)
+// against a brute-force sort of every row, and the merge
 // fan-in that the open-file limit and the memory budget allow.
 #include "data/converters/rating_runs.h"
 
@@ -26,26 +27,28 @@ Row Own(const RatingRow& r) {
   return {std::string(r.user), r.timestamp, r.sequence, std::string(r.item), r.rating};
 }
 
-// Writes `runs` sorted run files of 0..12 random rows each into `dir` and
+// Writes `runs` sorted run files of 1..12 random rows each into `dir` and
 // returns their paths; `all` gets every row.
 std::vector<std::string> WriteRuns(const std::string& dir, int runs, std::vector<Row>* all) {
   Rng rng(11);
   std::vector<std::string> paths;
   int64_t sequence = 0;
   for (int k = 0; k < runs; ++k) {
-    RunBuffer buffer;
-    const int rows = static_cast<int>(rng.Next() % 13);
+    RunBuffer buffer(/*partitions=*/1, /*arena_bytes=*/64);  // rows past 64 bytes grow it
+    const int rows = 1 + static_cast<int>(rng.Next() % 12);
     for (int i = 0; i < rows; ++i) {
       const std::string user = absl::StrCat("u", rng.Next() % 9);
       const std::string item = absl::StrCat("item", rng.Next() % 50);
       const float rating = 0.5f * static_cast<float>(1 + rng.Next() % 10);
       const auto timestamp = static_cast<int64_t>(rng.Next() % 5);  // ties, broken by sequence
-      buffer.Add(user, item, rating, timestamp, sequence);
+      buffer.Add(0, user, item, rating, timestamp, sequence);
       all->emplace_back(user, timestamp, sequence, item, rating);
       ++sequence;
     }
     paths.push_back(JoinPath(dir, absl::StrCat("run", k)));
-    EXPECT_TRUE(buffer.SpillSorted(paths.back()).ok());
+    auto spilled = buffer.SpillSorted([&](int64_t) { return paths.back(); });
+    EXPECT_TRUE(spilled.ok()) << spilled.status();
+    EXPECT_EQ(spilled.ok() ? spilled->size() : 0u, 1u);
   }
   std::sort(all->begin(), all->end());
   return paths;
@@ -90,6 +93,37 @@ TEST(RatingRuns, IntermediatePassesKeepEveryRowInOrder) {
     ASSERT_TRUE(names.ok());
     EXPECT_EQ(names->size(), kept.size());
   }
+}
+
+TEST(RatingRuns, OneBufferSpillsEachPartitionToItsOwnSortedRun) {
+  const std::string dir = TempDir("partitions");
+  constexpr int64_t kPartitions = 5;
+  Rng rng(3);
+  RunBuffer buffer(kPartitions, 1 << 16);
+  std::vector<std::vector<Row>> expected(kPartitions);
+  size_t row_bytes = 0;
+  for (int i = 0; i < 400; ++i) {
+    const std::string user = absl::StrCat("user", rng.Next() % 40);
+    const std::string item = absl::StrCat("i", rng.Next() % 30);
+    const int64_t p = static_cast<int64_t>(rng.Next() % (kPartitions - 1));  // the last stays empty
+    const auto timestamp = static_cast<int64_t>(rng.Next() % 7);
+    buffer.Add(p, user, item, 1.5f, timestamp, i);
+    expected[static_cast<size_t>(p)].emplace_back(user, timestamp, i, item, 1.5f);
+    row_bytes += kRunRowHeaderBytes + user.size() + item.size();
+  }
+  // What it holds: the rows, and their offsets (4 bytes each, up to doubled).
+  EXPECT_GE(buffer.bytes(), row_bytes + 400 * sizeof(uint32_t));
+  EXPECT_LE(buffer.bytes(), row_bytes + 2 * 400 * sizeof(uint32_t) + kPartitions * 4 * sizeof(uint32_t));
+  auto spilled = buffer.SpillSorted([&](int64_t p) { return JoinPath(dir, absl::StrCat("p", p)); });
+  ASSERT_TRUE(spilled.ok()) << spilled.status();
+  ASSERT_EQ(spilled->size(), static_cast<size_t>(kPartitions - 1));
+  EXPECT_TRUE(buffer.empty());
+  for (int64_t p = 0; p + 1 < kPartitions; ++p) {
+    EXPECT_EQ((*spilled)[static_cast<size_t>(p)].first, p);
+    std::sort(expected[static_cast<size_t>(p)].begin(), expected[static_cast<size_t>(p)].end());
+    EXPECT_EQ(MergeAll({(*spilled)[static_cast<size_t>(p)].second}), expected[static_cast<size_t>(p)]) << p;
+  }
+  EXPECT_FALSE(PathExists(JoinPath(dir, absl::StrCat("p", kPartitions - 1))));
 }
 
 TEST(RatingRuns, FanInFollowsTheOpenFileLimitAndMemory) {
