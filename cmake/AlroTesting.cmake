@@ -44,3 +44,29 @@ function(alro_add_mpi_test name target)
                          FAIL_REGULAR_EXPRESSION "\\[  PASSED  \\] 0 tests")
   endforeach()
 endfunction()
+
+# Under the sanitizers every process starts and runs 5-10x slower (each
+# `alro` launch of the CLI tests took ~20 s on a loaded 2-core machine, and
+# train_crash_resume_cli ran out of its 600 s), so each test directory ends
+# with alro_scale_test_timeouts(), which multiplies the TIMEOUT of its tests
+# by ALRO_TEST_TIMEOUT_SCALE (4 with ALRO_SANITIZE, else 1). A test that
+# really hangs still ends. (CMake 3.25 sets test properties only in the
+# directory that added the tests, hence one call per directory.)
+if(ALRO_SANITIZE)
+  set(ALRO_TEST_TIMEOUT_SCALE 4 CACHE STRING "factor for every test's TIMEOUT")
+else()
+  set(ALRO_TEST_TIMEOUT_SCALE 1 CACHE STRING "factor for every test's TIMEOUT")
+endif()
+function(alro_scale_test_timeouts)
+  if(ALRO_TEST_TIMEOUT_SCALE EQUAL 1)
+    return()
+  endif()
+  get_property(tests DIRECTORY PROPERTY TESTS)
+  foreach(t IN LISTS tests)
+    get_test_property(${t} TIMEOUT timeout)
+    if(timeout)
+      math(EXPR timeout "${timeout} * ${ALRO_TEST_TIMEOUT_SCALE}")
+      set_tests_properties(${t} PROPERTIES TIMEOUT ${timeout})
+    endif()
+  endforeach()
+endfunction()
