@@ -60,7 +60,11 @@ if [ ! -f "$DATA/manifest.json" ]; then
   exit 1
 fi
 mkdir -p "$OUT"
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ); commit $(git rev-parse --short HEAD)" > "$OUT/machine.txt"
+# Each run records the machine and commit it was trained on: runs resumed or
+# added by a later invocation may come from another machine.
+machine_line() {
+  echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ); commit $(git rev-parse --short HEAD)"
+}
 
 for variant in $VARIANTS; do
   for seed in $SEEDS; do
@@ -70,6 +74,7 @@ for variant in $VARIANTS; do
     [ -n "${STEPS:-}" ] && sets+=(--set "schedule.steps=$STEPS")
     if [ ! -f "$run/trained" ]; then
       echo "== train $variant seed $seed"
+      mkdir -p "$run" && machine_line > "$run/machine.txt"
       start=$(date +%s%N)
       "${MPI[@]}" "$ALRO" train --config "$CONFIG" --resume auto "${sets[@]}"
       echo $(( ($(date +%s%N) - start) / 1000000 )) > "$run/train_ms"

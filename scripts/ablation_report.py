@@ -59,9 +59,14 @@ def main():
     if not runs:
         sys.exit(f"ablation_report: no test_*.json under {root}: run scripts/ablation.sh first")
     lines = []
-    machine = os.path.join(root, "machine.txt")
-    if os.path.exists(machine):
-        lines += [open(machine).read().strip(), ""]
+    # One line per run directory (scripts/ablation.sh writes it when it
+    # trains the run); the older layout kept a single machine.txt at the root.
+    machines = {}
+    for path in sorted(glob.glob(os.path.join(root, "*", "machine.txt")) + [os.path.join(root, "machine.txt")]):
+        if os.path.exists(path):
+            machines.setdefault(open(path).read().strip(), []).append(os.path.basename(os.path.dirname(path)))
+    for machine, names in machines.items():
+        lines += [f"{machine} ({', '.join(names)})", ""]
     for mode in ["decode", "single_step"]:
         lines += [f"### {mode}", "",
                   "| order | seeds | " + " | ".join(METRICS) + " | " + " | ".join(BIAS) + " | same answer |",
