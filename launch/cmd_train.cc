@@ -116,7 +116,9 @@ int RunTrain(int argc, char** argv) {
       .Switch("no-path-check", "do not check that the files named in the configuration exist")
       .Flag("resume", "", "none | auto | a checkpoint directory (overrides checkpoint.resume); auto = newest "
                           "complete checkpoint under checkpoint.dir, or a fresh start when there is none")
-      .Flag("peak-tflops", "0", "peak TFLOP/s of one rank for the MFU estimate (0 = measure a CPU matmul)");
+      .Flag("peak-tflops", "0", "peak TFLOP/s of one rank for the MFU estimate (0 = measure a CPU matmul)")
+      .Flag("profile-steps", "", "FIRST:LAST: profile these steps' operators; each rank writes "
+                                 "logging.dir/profile.rank<R>.{txt,json} (docs/performance.md)");
   if (int code = ParseOrExit(command_line, argc, argv); code >= 0) return code;
   if (command_line.Get("config").empty()) {
     return ReportStatus("train", InvalidArgument("--config is required", "e.g. alro train --config configs/tiny.yaml"));
@@ -125,6 +127,8 @@ int RunTrain(int argc, char** argv) {
   if (command_line.Has("resume")) overrides.push_back("checkpoint.resume=" + command_line.Get("resume"));
   absl::StatusOr<double> peak_tflops = command_line.GetDouble("peak-tflops");
   if (!peak_tflops.ok()) return ReportStatus("train", peak_tflops.status());
+  absl::StatusOr<train::ProfileWindow> profile_steps = train::ParseProfileWindow(command_line.Get("profile-steps"));
+  if (!profile_steps.ok()) return ReportStatus("train", profile_steps.status());
   config::ConfigOrigins origins;
   absl::StatusOr<config::Config> cfg = config::LoadConfig(command_line.Get("config"), overrides, &origins);
   if (!cfg.ok()) return ReportStatus("train", cfg.status());
@@ -188,6 +192,7 @@ int RunTrain(int argc, char** argv) {
   train::TrainerOptions options;
   options.peak_flops_per_rank = *peak_tflops * 1e12;
   options.local_rank = mpi.local_rank();
+  options.profile_steps = *profile_steps;
   absl::StatusOr<std::unique_ptr<train::Trainer>> trainer = train::Trainer::Create(*cfg, *grid, options);
   if (!trainer.ok()) return report(trainer.status());
   return report((*trainer)->Train());

@@ -237,18 +237,22 @@ absl::Status Trainer::Restore(const std::string& dir) {
 
 absl::Status Trainer::MicroStep(int64_t micro, int64_t accumulation, std::vector<double>* sums, int64_t* tokens,
                                 int64_t* lists) {
+  std::optional<ProfilePhase> phase(std::in_place, "alro::load_batch");
   ALRO_ASSIGN_OR_RETURN(data::Batch batch, loader_->Next());
   ALRO_ASSIGN_OR_RETURN(const SharedPrefixMode layout, ParseSharedPrefixMode(config_.objective.shared_prefix));
   ALRO_ASSIGN_OR_RETURN(const BatchTensors host_batch, ToTrainingTensors(batch, pad_id_, layout, AttentionEntryCost(config_.model)));
   const BatchTensors b = ToDevice(host_batch, model_->device());
   answer_slots_ = b.identifier_ids.size(1);
+  phase.emplace("alro::forward_and_loss");
   losses::ObjectiveTerms terms = MicroBatchLoss(*model_, *objective_, b, grid_.tp());
   if (micro == 0 && FaultRequested("nan_loss", grid_.world_rank(), step_ + 1)) {
     ALRO_LOG(WARNING) << "fault injection: NaN loss on rank " << grid_.world_rank() << " at step " << step_ + 1;
     terms.total = terms.total * std::numeric_limits<double>::quiet_NaN();
   }
   if (grad_sync_ && config_.parallel.overlap_grad_reduce) grad_sync_->set_sync_enabled(micro + 1 == accumulation);
+  phase.emplace("alro::backward");
   (terms.total / static_cast<double>(accumulation)).backward();
+  phase.reset();
   const auto report = terms.Report();
   for (size_t i = 0; i < report.size() && i < sums->size(); ++i) (*sums)[i] += report[i].second;
   *tokens += b.real_tokens;
@@ -265,7 +269,9 @@ absl::StatusOr<StepStats> Trainer::Step() {
   for (int64_t micro = 0; micro < accumulation_; ++micro) {
     ALRO_RETURN_IF_ERROR(MicroStep(micro, accumulation_, &sums, &tokens, &lists));
   }
+  std::optional<ProfilePhase> phase(std::in_place, "alro::grad_sync");
   grad_sync_->Synchronize();
+  phase.emplace("alro::step_statistics");
 
   // One all-reduce over the job: the terms (summed; each replica counted
   // tp_size times), tokens and lists (likewise), and one non-finite flag per
@@ -313,6 +319,7 @@ absl::StatusOr<StepStats> Trainer::Step() {
     ALRO_LOG(WARNING) << report << "; step skipped (logging.on_nan=skip)";
     stats.skipped = true;
   } else {
+    phase.emplace("alro::clip_and_optimizer");
     ClipGradients(trainable_, stats.grad_norm, config_.optimizer.grad_clip);
     optimizer_->Step(stats.lr);
     optimizer_->ZeroGrad();
@@ -438,8 +445,11 @@ absl::Status Trainer::Train() {
     ALRO_LOG(INFO) << "the run is already complete (step " << step_ << " of " << steps << ")";
     return absl::OkStatus();
   }
+  StepProfiler profiler(options_.profile_steps, config_.logging.dir, grid_.world_rank());
   while (step_ < steps) {
+    profiler.BeforeStep(step_ + 1);
     ALRO_ASSIGN_OR_RETURN(StepStats stats, Step());
+    ALRO_RETURN_IF_ERROR(profiler.AfterStep(step_));
     if (step_ % log_every == 0 || step_ == steps || step_ == 1) LogStep(stats);
     if (eval_every > 0 && step_ % eval_every == 0) ALRO_RETURN_IF_ERROR(Validate().status());
     if (checkpoints && ckpt_every > 0 && step_ % ckpt_every == 0) ALRO_RETURN_IF_ERROR(SaveCheckpointNow().status());

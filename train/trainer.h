@@ -39,6 +39,7 @@
 #include "losses/objective.h"
 #include "train/metrics_log.h"
 #include "train/optimizer.h"
+#include "train/step_profiler.h"
 
 namespace alro::train {
 
@@ -70,6 +71,9 @@ struct TrainerOptions {
   /// This rank's node-local rank (dist::MpiRuntime::local_rank()): with
   /// parallel.device=cuda it picks the GPU (distributed/device.h).
   int local_rank = 0;
+  /// Steps whose operator profile is written to logging.dir
+  /// (train/step_profiler.h; `alro train --profile-steps`).
+  ProfileWindow profile_steps;
 };
 
 /// One training job on one rank. Create() on every rank with the same

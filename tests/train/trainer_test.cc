@@ -11,7 +11,8 @@
 //    naming the step and the term (and skips the step under on_nan=skip);
 //  * evaluation returns permutations and metrics; the Hugging Face export
 //    loads back with the same logits;
-//  * PSL copies packed around their shared prefix train like unshared ones.
+//  * PSL copies packed around their shared prefix train like unshared ones;
+//  * --profile-steps writes each rank's operator table and trace.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <mpi.h>
@@ -22,6 +23,8 @@
 #include <map>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
@@ -292,6 +295,37 @@ TEST(MpiTrainer, Bfloat16ComputeTracksFloat32) {
     EXPECT_TRUE(std::isfinite(losses[1][i]));
     EXPECT_NEAR(losses[1][i], losses[0][i], 0.02 * std::abs(losses[0][i])) << "step " << i + 1;
   }
+}
+
+// --profile-steps: every rank writes its operator table and Chrome trace for
+// the window, with the trainer's phases and the decoder's matrix products.
+TEST(MpiTrainer, ProfileStepsWritesTheOperatorTable) {
+  ASSERT_FALSE(DataDir().empty());
+  const std::string dir = testing_util::SharedTempDir("profile");
+  OnSubgrid(WorldSize(), 1, [&](dist::ProcessGrid& grid) {
+    config::Config c = ConfigFor(WorldSize(), 1);
+    c.schedule.steps = 3;
+    c.logging.dir = dir;
+    c.logging.eval_lists = 2;
+    TrainerOptions options = QuietOptions();
+    options.profile_steps = {2, 3};
+    absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(c, grid, options);
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    ASSERT_TRUE((*trainer)->Train().ok());
+    const std::string base = JoinPath(dir, absl::StrCat("profile.rank", grid.world_rank()));
+    absl::StatusOr<std::string> table = ReadFileToString(base + ".txt");
+    ASSERT_TRUE(table.ok()) << table.status();
+    EXPECT_NE(table->find("profiled 2 step(s)"), std::string::npos) << *table;
+    for (const char* name : {"alro::forward_and_loss", "alro::backward", "alro::grad_sync",
+                             "alro::clip_and_optimizer", "aten::mm"}) {
+      EXPECT_NE(table->find(name), std::string::npos) << name << " missing from\n" << *table;
+    }
+    absl::StatusOr<std::string> trace = ReadFileToString(base + ".json");
+    ASSERT_TRUE(trace.ok()) << trace.status();
+    const nlohmann::json events = nlohmann::json::parse(*trace, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(events.is_array()) << trace->substr(0, 200);
+    EXPECT_GT(events.size(), 100u);
+  });
 }
 
 // The synthetic prompts carry an instruction and three history lines: with

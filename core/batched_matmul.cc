@@ -1,0 +1,184 @@
+// core/batched_matmul.cc: BatchedMatmul (see batched_matmul.h): a strided
+// walk over the batch calling CBLAS gemm per matrix, and its backward
+//   dA = dC @ B^T,   dB = A^T @ dC
+// through the same kernel (the transposes are flags, not copies).
+#include "core/batched_matmul.h"
+
+#include <dlfcn.h>
+
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <vector>
+
+#include "common/status.h"
+
+namespace alro::core {
+namespace {
+
+// CBLAS's enums and its LP64 integer (OpenBLAS and MKL's default interfaces).
+constexpr int kCblasRowMajor = 101;
+constexpr int kCblasNoTrans = 111;
+constexpr int kCblasTrans = 112;
+using SgemmFn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*,
+                         int);
+using DgemmFn = void (*)(int, int, int, int, int, int, double, const double*, int, const double*, int, double,
+                         double*, int);
+
+// The gemm entry points of whatever BLAS the process loaded (LibTorch's
+// dependency), or null. RTLD_DEFAULT searches every library loaded at start.
+struct Cblas {
+  SgemmFn sgemm = nullptr;
+  DgemmFn dgemm = nullptr;
+};
+
+const Cblas& LoadedCblas() {
+  static const Cblas cblas = [] {
+    Cblas c;
+    c.sgemm = reinterpret_cast<SgemmFn>(dlsym(RTLD_DEFAULT, "cblas_sgemm"));
+    c.dgemm = reinterpret_cast<DgemmFn>(dlsym(RTLD_DEFAULT, "cblas_dgemm"));
+    return c;
+  }();
+  return cblas;
+}
+
+bool SwitchedOff() {
+  static const bool off = [] {
+    const char* v = std::getenv("ALRO_FUSED_KERNELS");
+    return v != nullptr && std::strcmp(v, "0") == 0;
+  }();
+  return off;
+}
+
+// How the last two dimensions of a tensor lie in memory: a row-major matrix
+// with leading dimension `ld`, or (transposed) the row-major transpose of one.
+struct MatrixLayout {
+  bool transposed = false;
+  int64_t ld = 0;
+};
+
+std::optional<MatrixLayout> LayoutOf(const at::Tensor& t) {
+  const int64_t rows = t.size(-2), cols = t.size(-1);
+  const int64_t row_stride = t.stride(-2), col_stride = t.stride(-1);
+  // A dimension of size 1 has no meaningful stride: any ld >= the other
+  // dimension is valid for BLAS.
+  if (col_stride == 1 || cols == 1) {
+    const int64_t ld = rows == 1 ? std::max<int64_t>(cols, 1) : row_stride;
+    if (ld >= std::max<int64_t>(cols, 1)) return MatrixLayout{false, ld};
+  }
+  if (row_stride == 1 || rows == 1) {
+    const int64_t ld = cols == 1 ? std::max<int64_t>(rows, 1) : col_stride;
+    if (ld >= std::max<int64_t>(rows, 1)) return MatrixLayout{true, ld};
+  }
+  return std::nullopt;
+}
+
+// Element offsets of each matrix of `t`'s batch (all dimensions but the
+// last two), in row-major batch order.
+std::vector<int64_t> BatchOffsets(const at::Tensor& t) {
+  const int64_t dims = t.dim() - 2;
+  std::vector<int64_t> offsets(1, 0);
+  for (int64_t d = 0; d < dims; ++d) {
+    std::vector<int64_t> next;
+    next.reserve(offsets.size() * static_cast<size_t>(t.size(d)));
+    for (int64_t base : offsets) {
+      for (int64_t i = 0; i < t.size(d); ++i) next.push_back(base + i * t.stride(d));
+    }
+    offsets = std::move(next);
+  }
+  return offsets;
+}
+
+template <typename scalar_t, typename Gemm>
+void RunGemms(Gemm gemm, const at::Tensor& a, MatrixLayout la, const at::Tensor& b, MatrixLayout lb, at::Tensor& c) {
+  const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
+  const std::vector<int64_t> a_off = BatchOffsets(a), b_off = BatchOffsets(b);
+  const scalar_t* ap = a.data_ptr<scalar_t>();
+  const scalar_t* bp = b.data_ptr<scalar_t>();
+  scalar_t* cp = c.data_ptr<scalar_t>();
+  const int64_t batch = static_cast<int64_t>(a_off.size());
+  // Enough matrices per task that a thread's share outweighs its start.
+  const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, m * n * k));
+  at::parallel_for(0, batch, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      gemm(kCblasRowMajor, la.transposed ? kCblasTrans : kCblasNoTrans, lb.transposed ? kCblasTrans : kCblasNoTrans,
+           static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), scalar_t(1), ap + a_off[i],
+           static_cast<int>(la.ld), bp + b_off[i], static_cast<int>(lb.ld), scalar_t(0), cp + i * m * n,
+           static_cast<int>(std::max<int64_t>(n, 1)));
+    }
+  });
+}
+
+at::Tensor DirectProduct(const at::Tensor& a_in, const at::Tensor& b_in) {
+  ALRO_CHECK(a_in.dim() >= 3 && a_in.dim() == b_in.dim(), "BatchedMatmul: a and b need the same rank >= 3, got ",
+             a_in.dim(), " and ", b_in.dim());
+  ALRO_CHECK(a_in.sizes().slice(0, a_in.dim() - 2) == b_in.sizes().slice(0, b_in.dim() - 2) &&
+                 a_in.size(-1) == b_in.size(-2),
+             "BatchedMatmul: shapes ", c10::str(a_in.sizes()), " and ", c10::str(b_in.sizes()), " do not multiply");
+  ALRO_CHECK(a_in.scalar_type() == b_in.scalar_type(), "BatchedMatmul: dtypes differ");
+  const int64_t n = b_in.size(-1);
+  std::vector<int64_t> out_shape(a_in.sizes().begin(), a_in.sizes().end());
+  out_shape.back() = n;
+  at::Tensor c = at::empty(out_shape, a_in.options());
+  if (c.numel() == 0) return c;
+  if (a_in.size(-1) == 0) return c.zero_();
+  // Operands with an odd inner layout (neither dimension contiguous) are
+  // copied once; the attention's operands never are.
+  std::optional<MatrixLayout> la = LayoutOf(a_in), lb = LayoutOf(b_in);
+  const at::Tensor a = la ? a_in : a_in.contiguous();
+  const at::Tensor b = lb ? b_in : b_in.contiguous();
+  if (!la) la = LayoutOf(a);
+  if (!lb) lb = LayoutOf(b);
+  ALRO_CHECK(std::max({la->ld, lb->ld, a.size(-2), a.size(-1), n}) <= std::numeric_limits<int>::max(),
+             "BatchedMatmul: a matrix exceeds CBLAS's 32-bit dimensions");
+  if (a.scalar_type() == at::kFloat) {
+    RunGemms<float>(LoadedCblas().sgemm, a, *la, b, *lb, c);
+  } else {
+    RunGemms<double>(LoadedCblas().dgemm, a, *la, b, *lb, c);
+  }
+  return c;
+}
+
+class BatchedMatmulFunction : public torch::autograd::Function<BatchedMatmulFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b) {
+    ctx->save_for_backward({a, b});
+    return DirectProduct(a, b);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const torch::autograd::variable_list saved = ctx->get_saved_variables();
+    const at::Tensor& a = saved[0];
+    const at::Tensor& b = saved[1];
+    const at::Tensor& grad = grads[0];
+    at::Tensor grad_a, grad_b;
+    if (ctx->needs_input_grad(0)) grad_a = DirectProduct(grad, b.transpose(-1, -2));
+    if (ctx->needs_input_grad(1)) grad_b = DirectProduct(a.transpose(-1, -2), grad);
+    return {grad_a, grad_b};
+  }
+};
+
+}  // namespace
+
+bool CblasGemmAvailable() { return LoadedCblas().sgemm != nullptr && LoadedCblas().dgemm != nullptr; }
+
+at::Tensor BatchedMatmulDirect(const at::Tensor& a, const at::Tensor& b) {
+  ALRO_CHECK(CblasGemmAvailable(), "BatchedMatmulDirect: no CBLAS gemm is loaded in this process");
+  ALRO_CHECK(a.device().is_cpu() && (a.scalar_type() == at::kFloat || a.scalar_type() == at::kDouble),
+             "BatchedMatmulDirect: CPU float32 or double only, got ", c10::str(a.scalar_type()), " on ", a.device().str());
+  return BatchedMatmulFunction::apply(a, b);
+}
+
+at::Tensor BatchedMatmul(const at::Tensor& a, const at::Tensor& b) {
+  const bool direct = !SwitchedOff() && a.device().is_cpu() && a.scalar_type() == b.scalar_type() &&
+                      (a.scalar_type() == at::kFloat || a.scalar_type() == at::kDouble) && CblasGemmAvailable();
+  return direct ? BatchedMatmulDirect(a, b) : at::matmul(a, b);
+}
+
+}  // namespace alro::core
