@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "common/status.h"
+#include "core/batched_matmul.h"
 #include "core/lora.h"
 #include "distributed/tensor_parallel.h"
 
@@ -26,12 +27,12 @@ at::Tensor GroupedQueryAttention(const at::Tensor& q, const at::Tensor& k, const
   // Query heads kv*group + i read key/value head kv: fold the group into the
   // query rows instead of repeating k and v.
   const at::Tensor qg = q.reshape({b, kv, group * t, d});
-  at::Tensor scores = at::matmul(qg, k.transpose(-1, -2)).to(at::kFloat) / std::sqrt(static_cast<double>(d));
+  at::Tensor scores = BatchedMatmul(qg, k.transpose(-1, -2)).to(at::kFloat) / std::sqrt(static_cast<double>(d));
   const int64_t mask_rows = mask.dim() == 3 ? mask.size(0) : 1;
   scores = scores.view({b, kv, group, t, s}).masked_fill(mask.reshape({mask_rows, 1, 1, t, s}),
                                                          -std::numeric_limits<float>::infinity());
   const at::Tensor probs = at::softmax(scores, -1).to(q.scalar_type()).view({b, kv, group * t, s});
-  return at::matmul(probs, v).view({b, h, t, d});
+  return BatchedMatmul(probs, v).view({b, h, t, d});
 }
 
 Attention::Attention(const config::ModelConfig& m, dist::Communicator& tp, at::Generator dropout_rng,
