@@ -186,6 +186,9 @@ struct ObjectiveConfig {
   /// How a list and its copies are computed: auto | always | never
   /// (train/shared_prefix_layout.h); the losses are the same either way.
   std::string shared_prefix = "auto";
+  /// Whether several lists (or shared groups) of a micro-batch share a row
+  /// instead of padding every row to the longest: auto | always | never.
+  std::string pack_lists = "auto";
   /// LambdaLoss weighting for the single-step scoring objective.
   std::string lambdaloss_weighting = "ndcg2";  ///< ndcg2 | lambdarank | ndcg2pp
   double lambdaloss_mu = 10.0;
@@ -202,6 +205,7 @@ struct ObjectiveConfig {
     v.Field("psl_copies", psl_copies, Range<int64_t>{0, 64});
     v.Choice("psl_divergence", psl_divergence, {"js", "kl", "mse"});
     v.Choice("shared_prefix", shared_prefix, {"auto", "always", "never"});
+    v.Choice("pack_lists", pack_lists, {"auto", "always", "never"});
     v.Choice("lambdaloss_weighting", lambdaloss_weighting, {"ndcg2", "lambdarank", "ndcg2pp"});
     v.Field("lambdaloss_mu", lambdaloss_mu, Range<double>{0.0, 1e6});
     v.Field("single_step_weight", single_step_weight, Range<double>{0.0, 1e6});

@@ -137,6 +137,7 @@ absl::Status Trainer::Initialize() {
   // OpenRenderer checks the tokenizer against model.vocab_size.
   ALRO_ASSIGN_OR_RETURN(renderer_, data::OpenRenderer(config_));
   pad_id_ = std::max<int32_t>(0, renderer_->tokenizer().pad_id());
+  ALRO_ASSIGN_OR_RETURN(layout_, LayoutOptions::FromConfig(config_));
   data_hash_ = DataManifestHash(config_.data.dir);
 
   // Which checkpoint to resume from: rank 0 decides (it looks at the shared
@@ -239,8 +240,7 @@ absl::Status Trainer::MicroStep(int64_t micro, int64_t accumulation, std::vector
                                 int64_t* lists) {
   std::optional<ProfilePhase> phase(std::in_place, "alro::load_batch");
   ALRO_ASSIGN_OR_RETURN(data::Batch batch, loader_->Next());
-  ALRO_ASSIGN_OR_RETURN(const SharedPrefixMode layout, ParseSharedPrefixMode(config_.objective.shared_prefix));
-  ALRO_ASSIGN_OR_RETURN(const BatchTensors host_batch, ToTrainingTensors(batch, pad_id_, layout, AttentionEntryCost(config_.model)));
+  ALRO_ASSIGN_OR_RETURN(const BatchTensors host_batch, ToTrainingTensors(batch, pad_id_, layout_));
   const BatchTensors b = ToDevice(host_batch, model_->device());
   answer_slots_ = b.identifier_ids.size(1);
   phase.emplace("alro::forward_and_loss");

@@ -39,6 +39,7 @@
 #include "losses/objective.h"
 #include "train/metrics_log.h"
 #include "train/optimizer.h"
+#include "train/shared_prefix_layout.h"
 #include "train/step_profiler.h"
 
 namespace alro::train {
@@ -143,6 +144,7 @@ class Trainer {
   int64_t step_ = 0;
   int64_t accumulation_ = 1;
   int64_t pad_id_ = 0;
+  LayoutOptions layout_;  // objective.shared_prefix and pack_lists, parsed once
   double peak_flops_ = 0.0;
   double step_seconds_ema_ = 0.0;
   std::string data_hash_;

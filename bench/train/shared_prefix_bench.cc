@@ -1,21 +1,29 @@
 // bench/train/shared_prefix_bench.cc: what packing a list and its PSL copies
-// around their shared prefix (objective.shared_prefix, train/shared_prefix_layout.h)
-// saves, on the training tests' synthetic ratings converted with a
-// pretrained-style prompt (instruction line, rated history lines with titles,
-// candidate lines with titles; --history lines of history, default 10).
+// around their shared prefix (objective.shared_prefix) and packing lists of
+// different lengths into rows (objective.pack_lists, both
+// train/shared_prefix_layout.h) save, on the training tests' synthetic
+// ratings converted with a pretrained-style prompt (instruction line, rated
+// history lines with titles, candidate lines with titles; --history lines of
+// history, default 10).
 //
 //   OMP_NUM_THREADS=1 build/bench/train/shared_prefix_bench [--rounds 7] [--steps 3] [--history 10]
+//       [--compare shared|packing]
 //   build/bench/train/shared_prefix_bench --config configs/tiny.yaml   (token counts of a real job only)
 //
 // 1. Tokens per list for P = 1 and 2: (1 + P) x L unshared against
 //    L_prefix + sum of the suffixes packed, the token slots of the padded
 //    micro-batches (rows x longest row) both ways, and the share of
-//    micro-batches that objective.shared_prefix "auto" packs. With --config,
-//    of that job's data and prompt (its data.dir must hold a converted data
-//    set), and nothing else is run.
-// 2. Step time of one rank (tiny and small presets) for psl_copies 0, and
-//    psl_copies 1 and 2 unshared ("never") and packed ("always"). The
-//    configurations run interleaved, `--steps` steps each per round; the
+//    micro-batches that objective.shared_prefix "auto" packs; then the share
+//    of padded token slots (padded slots / all slots of the tensors the
+//    model computes) for P = 0, 1 and 2 with objective.pack_lists "never"
+//    and "auto" (objective.shared_prefix "auto" both times). With --config,
+//    of that job's data, prompt and micro-batch size (its data.dir must hold
+//    a converted data set), and nothing else is run.
+// 2. Step time of one rank (tiny and small presets). --compare shared (the
+//    default): psl_copies 0, and psl_copies 1 and 2 unshared ("never") and
+//    shared ("always"), none packed. --compare packing: psl_copies 0, 1 and
+//    2, each with pack_lists "never" and "always" (shared_prefix "auto").
+//    The configurations run interleaved, `--steps` steps each per round; the
 //    table gives the median step time over rounds and the medians (and
 //    ranges) of the per-round ratios. Asserts nothing.
 #include <mpi.h>
@@ -92,6 +100,51 @@ alro::config::Config BenchConfig(const std::string& data, const std::string& pre
   return c;
 }
 
+// The training loader of `c` on one rank, without prefetching.
+std::unique_ptr<alro::data::Loader> OpenLoader(alro::config::Config c) {
+  c.data.prefetch_batches = 0;
+  auto renderer = alro::data::OpenRenderer(c);
+  if (!renderer.ok()) Fail(renderer.status());
+  auto loader = alro::data::OpenTrainLoader(c, *renderer, 0, 1);
+  if (!loader.ok()) Fail(loader.status());
+  return std::move(*loader);
+}
+
+// The share of padded slots in the tensors the model computes, without and
+// with objective.pack_lists "auto" (objective.shared_prefix "auto").
+void PaddingShares(const alro::config::Config& job) {
+  std::printf("\npadded slots / all slots (%d micro-batches of %lld lists; shared_prefix auto)\n", kTokenBatches,
+              static_cast<long long>(job.schedule.micro_batch_size));
+  std::printf("%3s %12s %12s %9s %12s %12s %9s %7s\n", "P", "slots before", "real tokens", "padded", "slots after",
+              "real tokens", "padded", "fewer");
+  for (int copies : {0, 1, 2}) {
+    alro::config::Config c = job;
+    c.objective.psl_copies = copies;
+    const std::unique_ptr<alro::data::Loader> loader = OpenLoader(c);
+    double slots[2] = {0, 0}, real[2] = {0, 0};
+    int fewer = 0;  // micro-batches that packing computes in fewer slots
+    for (int b = 0; b < kTokenBatches; ++b) {
+      auto batch = loader->Next();
+      if (!batch.ok()) Fail(batch.status());
+      int64_t before = 0;
+      for (int pack = 0; pack < 2; ++pack) {
+        using alro::train::LayoutMode;
+        const alro::train::LayoutOptions options{LayoutMode::kAuto, pack ? LayoutMode::kAuto : LayoutMode::kNever,
+                                                 alro::train::AttentionEntryCost(c.model)};
+        auto t = alro::train::ToTrainingTensors(*batch, 0, options);
+        if (!t.ok()) Fail(t.status());
+        slots[pack] += static_cast<double>(t->tokens.numel());
+        real[pack] += static_cast<double>(t->real_tokens);
+        if (pack) fewer += t->tokens.numel() < before ? 1 : 0;
+        before = t->tokens.numel();
+      }
+    }
+    std::printf("%3d %12.0f %12.0f %8.1f%% %12.0f %12.0f %8.1f%% %3d/%d\n", copies, slots[0], real[0],
+                100.0 * (1.0 - real[0] / slots[0]), slots[1], real[1], 100.0 * (1.0 - real[1] / slots[1]), fewer,
+                kTokenBatches);
+  }
+}
+
 void TokensPerList(const alro::config::Config& job, const std::string& what) {
   std::printf("tokens per list (%s, %d micro-batches of %lld lists)\n", what.c_str(), kTokenBatches,
               static_cast<long long>(job.schedule.micro_batch_size));
@@ -100,21 +153,18 @@ void TokensPerList(const alro::config::Config& job, const std::string& what) {
   for (int copies : {1, 2}) {
     alro::config::Config c = job;
     c.objective.psl_copies = copies;
-    c.data.prefetch_batches = 0;
-    auto renderer = alro::data::OpenRenderer(c);
-    if (!renderer.ok()) Fail(renderer.status());
-    auto loader = alro::data::OpenTrainLoader(c, *renderer, 0, 1);
-    if (!loader.ok()) Fail(loader.status());
+    const std::unique_ptr<alro::data::Loader> loader = OpenLoader(c);
     double lists = 0, length = 0, prefix = 0, unshared = 0, packed = 0, slots_unshared = 0, slots_packed = 0;
     int auto_packed = 0;
     for (int b = 0; b < kTokenBatches; ++b) {
-      auto batch = (*loader)->Next();
+      auto batch = loader->Next();
       if (!batch.ok()) Fail(batch.status());
       auto u = alro::train::ToTensors(*batch, 0);
       auto p = alro::train::ToSharedPrefixTensors(*batch, 0);
       if (!u.ok() || !p.ok()) Fail(u.ok() ? p.status() : u.status());
-      auto a = alro::train::ToTrainingTensors(*batch, 0, alro::train::SharedPrefixMode::kAuto,
-                                              alro::train::AttentionEntryCost(c.model));
+      auto a = alro::train::ToTrainingTensors(
+          *batch, 0,
+          {alro::train::LayoutMode::kAuto, alro::train::LayoutMode::kNever, alro::train::AttentionEntryCost(c.model)});
       if (!a.ok()) Fail(a.status());
       auto_packed += a->attention_mask.defined() ? 1 : 0;
       for (size_t i = 0; i < batch->lists.size(); i += static_cast<size_t>(1 + copies)) {
@@ -132,22 +182,35 @@ void TokensPerList(const alro::config::Config& job, const std::string& what) {
                 slots_unshared / lists, slots_packed / lists, slots_packed / slots_unshared,
                 100.0 * auto_packed / kTokenBatches);
   }
+  PaddingShares(job);
 }
 
 struct Variant {
   int copies;
   const char* shared;
+  const char* pack;
+  size_t reference;  // the variant of the second ratio column
 };
 
-void StepTimes(const std::string& data, const std::string& preset, int history, int rounds, int steps) {
-  const std::vector<Variant> variants = {{0, "never"}, {1, "never"}, {1, "always"}, {2, "never"}, {2, "always"}};
+void StepTimes(const std::string& data, const std::string& preset, int history, int rounds, int steps,
+               bool packing) {
+  const std::vector<Variant> variants =
+      packing ? std::vector<Variant>{{0, "auto", "never", 0}, {0, "auto", "always", 0}, {1, "auto", "never", 2},
+                                     {1, "auto", "always", 2}, {2, "auto", "never", 4}, {2, "auto", "always", 4}}
+              : std::vector<Variant>{{0, "never", "never", 0},
+                                     {1, "never", "never", 1},
+                                     {1, "always", "never", 1},
+                                     {2, "never", "never", 3},
+                                     {2, "always", "never", 3}};
   alro::dist::ProcessGrid grid = alro::dist::ProcessGrid::CreateSingleProcess();
   std::vector<std::unique_ptr<alro::train::Trainer>> trainers;
   for (const Variant& v : variants) {
     alro::train::TrainerOptions options;
     options.quiet = true;
     options.peak_flops_per_rank = 1e9;  // no matmul probe
-    auto trainer = alro::train::Trainer::Create(BenchConfig(data, preset, history, v.copies, v.shared), grid, options);
+    alro::config::Config c = BenchConfig(data, preset, history, v.copies, v.shared);
+    c.objective.pack_lists = v.pack;
+    auto trainer = alro::train::Trainer::Create(c, grid, options);
     if (!trainer.ok()) Fail(trainer.status());
     if (auto s = (*trainer)->Step(); !s.ok()) Fail(s.status());  // warm-up
     trainers.push_back(std::move(*trainer));
@@ -167,18 +230,20 @@ void StepTimes(const std::string& data, const std::string& preset, int history, 
   // Per-round ratios against psl_copies 0 and against the unshared run of the same P.
   std::printf("\nstep time, preset %s, 1 rank, 4 lists per step, %d rounds x %d steps (interleaved)\n",
               preset.c_str(), rounds, steps);
-  std::printf("%-18s %10s %22s %24s\n", "configuration", "median s", "/ psl 0 (min-max)", "/ unshared P (min-max)");
+  std::printf("%-26s %10s %22s %24s\n", "configuration", "median s", "/ psl 0 (min-max)",
+              packing ? "/ unpacked P (min-max)" : "/ unshared P (min-max)");
   for (size_t i = 0; i < variants.size(); ++i) {
     std::vector<double> over_base, over_unshared;
-    const size_t unshared = variants[i].copies == 1 ? 1 : variants[i].copies == 2 ? 3 : 0;
+    const size_t unshared = variants[i].reference;
     for (int r = 0; r < rounds; ++r) {
       over_base.push_back(seconds[i][r] / seconds[0][r]);
       over_unshared.push_back(seconds[i][r] / seconds[unshared][r]);
     }
     const auto [base_min, base_max] = std::minmax_element(over_base.begin(), over_base.end());
     const auto [own_min, own_max] = std::minmax_element(over_unshared.begin(), over_unshared.end());
-    std::printf("%-18s %10.4f %8.3f (%.3f-%.3f) %10.3f (%.3f-%.3f)\n",
-                absl::StrCat("psl ", variants[i].copies, " ", variants[i].shared).c_str(), Median(seconds[i]),
+    std::printf("%-26s %10.4f %8.3f (%.3f-%.3f) %10.3f (%.3f-%.3f)\n",
+                absl::StrCat("psl ", variants[i].copies, " ", variants[i].shared, " pack ", variants[i].pack).c_str(),
+                Median(seconds[i]),
                 Median(over_base), *base_min, *base_max, Median(over_unshared), *own_min, *own_max);
   }
 }
@@ -188,12 +253,13 @@ void StepTimes(const std::string& data, const std::string& preset, int history, 
 int main(int argc, char** argv) {
   alro::dist::MpiRuntime mpi(&argc, &argv);
   int rounds = 7, steps = 3, history = 10;
-  std::string config_path;
+  std::string config_path, compare = "shared";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--rounds")) rounds = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--history")) history = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--config")) config_path = argv[i + 1];
+    if (!std::strcmp(argv[i], "--compare")) compare = argv[i + 1];
   }
   if (!config_path.empty()) {
     auto job = alro::config::LoadConfig(config_path);
@@ -204,6 +270,8 @@ int main(int argc, char** argv) {
   const std::string data = MakeData("/tmp/alro_shared_prefix_bench", history);
   TokensPerList(BenchConfig(data, "tiny", history, 1, "auto"),
                 absl::StrCat("synthetic ratings, history <= ", history, ", m = ", kCandidates));
-  for (const std::string preset : {"tiny", "small"}) StepTimes(data, preset, history, rounds, steps);
+  for (const std::string preset : {"tiny", "small"}) {
+    StepTimes(data, preset, history, rounds, steps, compare == "packing");
+  }
   return 0;
 }

@@ -1,16 +1,20 @@
-// tests/train/shared_prefix_test.cc: PSL copies packed around their shared
-// prefix (train/shared_prefix_layout.h).
+// tests/train/shared_prefix_test.cc: the training layouts of
+// train/shared_prefix_layout.h: PSL copies packed around their shared prefix
+// (objective.shared_prefix) and lists of different lengths packed into rows
+// (objective.pack_lists).
 //
-//  * the layout (tokens, positions, mask, answer sources) equals a brute-force
-//    construction that tracks which (row, position) pairs each packed token
-//    stands for;
-//  * every loss term and every parameter's gradient of the packed micro-batch
-//    equal the unshared computation within 1e-5 in float32, for groups with a
-//    real shared prefix (instruction + history lines) and P = 1 and 2, for a
-//    degenerate group whose common prefix is two tokens, with activation
-//    checkpointing on and off, at tensor-parallel size = world size (the
-//    Mpi* suite runs at 1, 2 and 4 ranks);
-//  * `auto` packs only when it saves work.
+//  * every layout (tokens, positions, mask, answer sources) equals a
+//    brute-force construction that tracks which (row, position) pairs each
+//    packed token stands for, reading the segments back out of the rows;
+//  * first-fit decreasing against hand-packed rows;
+//  * every loss term and every parameter's gradient of a shared or packed
+//    micro-batch equal the one-row-per-rendering computation within 1e-5 in
+//    float32, for groups with a real shared prefix (instruction + history
+//    lines) and P = 0, 1 and 2, for a degenerate group whose common prefix is
+//    two tokens, for lists of very different lengths packed with and without
+//    sharing, with activation checkpointing on and off, at tensor-parallel
+//    size = world size (the Mpi* suite runs at 1, 2 and 4 ranks);
+//  * `auto` shares and packs only when it saves work.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -41,7 +45,7 @@ constexpr int32_t kCandidates = 4;
 constexpr int32_t kBos = 1, kEos = 2, kNewline = 3, kSeparator = 4;
 constexpr int32_t kFirstIdentifier = 10;  // slot j's identifier is kFirstIdentifier + j
 constexpr int32_t kFirstWord = 20;        // content tokens are drawn from [kFirstWord, kVocab)
-constexpr int64_t kVocab = 251;  // core::testing::SmallTestModel().vocab_size
+constexpr int64_t kVocab = 251;           // core::testing::SmallTestModel().vocab_size
 constexpr int64_t kPad = 0;
 
 // One list as a prompt would render it: an instruction, `history` rated
@@ -50,9 +54,9 @@ constexpr int64_t kPad = 0;
 // candidates in another order, so they share everything before the first
 // candidate line.
 struct ListSpec {
-  std::vector<int32_t> head;                       // instruction + history tokens
-  std::vector<std::vector<int32_t>> candidates;    // each candidate's title tokens (lengths differ)
-  std::vector<float> ratings;                      // each candidate's rating (distinct)
+  std::vector<int32_t> head;                     // instruction + history tokens
+  std::vector<std::vector<int32_t>> candidates;  // each candidate's title tokens (lengths differ)
+  std::vector<float> ratings;                    // each candidate's rating (distinct)
 };
 
 ListSpec RandomList(std::mt19937& rng, int history) {
@@ -166,78 +170,149 @@ BruteForceGroup BruteForce(const std::vector<data::RenderedExample>& rows) {
   return g;
 }
 
-TEST(SharedPrefixLayout, MatchesBruteForce) {
-  for (int copies : {1, 2}) {
-    SCOPED_TRACE(absl::StrCat("P = ", copies));
-    // Lists of different history lengths, so rows get different padding;
-    // the last list has no history (a prefix of two tokens: BOS and slot 0's
-    // identifier).
-    const data::Batch batch = MakeBatch(3, copies, {3, 1, 0}, 17 + copies);
-    absl::StatusOr<BatchTensors> packed = ToSharedPrefixTensors(batch, kPad);
-    ASSERT_TRUE(packed.ok()) << packed.status();
-    const int64_t group = 1 + copies, width = packed->tokens.size(1);
-    ASSERT_EQ(packed->tokens.size(0), 3);
-    ASSERT_EQ(packed->attention_mask.sizes(), (std::vector<int64_t>{3, width, width}));
-    const auto tokens = packed->tokens.accessor<int64_t, 2>();
-    const auto positions = packed->positions.accessor<int64_t, 2>();
-    const auto mask = packed->attention_mask.accessor<bool, 3>();
-    const auto sources = packed->answer_sources.accessor<int64_t, 2>();
-    int64_t total = 0;
-    for (int64_t g = 0; g < 3; ++g) {
-      const std::vector<data::RenderedExample> rows(batch.lists.begin() + g * group,
-                                                    batch.lists.begin() + (g + 1) * group);
-      const BruteForceGroup want = BruteForce(rows);
-      total += static_cast<int64_t>(want.tokens.size());
-      const int64_t n = static_cast<int64_t>(want.tokens.size());
-      ASSERT_LE(n, width);
-      for (int64_t a = 0; a < width; ++a) {
-        const bool real = a < n;
-        EXPECT_EQ(tokens[g][a], real ? want.tokens[a] : kPad) << "group " << g << " @" << a;
-        if (real) {
-          EXPECT_EQ(positions[g][a], want.stands_for[a].begin()->second) << g << " @" << a;
-        }
-        for (int64_t b = 0; b < width; ++b) {
-          const bool masked = mask[g][a][b];
-          if (real && b < n) {
-            bool reads = false;
-            for (const auto& [row, pos] : want.stands_for[a])
-              for (const auto& [row_b, pos_b] : want.stands_for[b]) reads = reads || (row == row_b && pos_b <= pos);
-            EXPECT_EQ(masked, !reads) << "group " << g << " query " << a << " key " << b;
-          } else if (real) {
-            EXPECT_TRUE(masked) << "real token " << a << " reads padding " << b;
-          } else {
-            // Padding reads itself (never an all-masked row) and nothing
-            // after it; what it computes is never read.
-            if (b == a) EXPECT_FALSE(masked);
-            if (b > a) EXPECT_TRUE(masked);
-          }
-        }
-      }
-      // Each answer slot's predicting hidden state stands for (row, slot - 1).
-      for (int64_t r = 0; r < group; ++r) {
-        const data::RenderedExample& row = rows[static_cast<size_t>(r)];
-        for (int k = 0; k < kCandidates; ++k) {
-          const int64_t source = sources[g * group + r][k];
-          ASSERT_EQ(source / width, g);
-          const auto& stands = want.stands_for[static_cast<size_t>(source % width)];
-          EXPECT_TRUE(stands.count({static_cast<int>(r), row.answer_positions[static_cast<size_t>(k)] - 1}))
-              << "row " << r << " slot " << k;
-        }
-      }
+// Checks `packed` (the batch in `layout`) against the brute force: reads
+// each row back as segments (a segment is the brute-force group of 1 + P
+// renderings when sharing, one rendering otherwise; each must appear exactly
+// once, whole, and positions restart in it), then checks every token's
+// position, every mask entry and every answer source. Returns the number of
+// segments.
+size_t CheckAgainstBruteForce(const data::Batch& batch, Layout layout, const BatchTensors& packed) {
+  const int64_t lists = static_cast<int64_t>(batch.lists.size());
+  const int64_t group = layout.shared_prefix ? 1 + packed.copies_per_list : 1;
+  std::vector<BruteForceGroup> segments;
+  int64_t total = 0, longest = 0;
+  for (int64_t first = 0; first < lists; first += group) {
+    BruteForceGroup s = BruteForce(
+        std::vector<data::RenderedExample>(batch.lists.begin() + first, batch.lists.begin() + first + group));
+    for (auto& stands : s.stands_for) {  // rows of the batch, not of the group
+      std::set<std::pair<int, int>> global;
+      for (const auto& [row, pos] : stands) global.insert({row + static_cast<int>(first), pos});
+      stands = global;
     }
-    EXPECT_EQ(packed->real_tokens, total);
-    // The per-list tensors are ToTensors' own.
-    absl::StatusOr<BatchTensors> unshared = ToTensors(batch, kPad);
-    ASSERT_TRUE(unshared.ok());
-    for (auto [a, b] : {std::pair{&packed->answer_positions, &unshared->answer_positions},
-                        std::pair{&packed->answer_targets, &unshared->answer_targets},
-                        std::pair{&packed->identifier_ids, &unshared->identifier_ids},
-                        std::pair{&packed->permutations, &unshared->permutations}}) {
-      EXPECT_TRUE(at::equal(*a, *b));
-    }
-    EXPECT_EQ(packed->copies_per_list, copies);
-    EXPECT_EQ(packed->lists, 3);
+    total += static_cast<int64_t>(s.tokens.size());
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(s.tokens.size()));
+    segments.push_back(std::move(s));
   }
+  const int64_t rows = packed.tokens.size(0), width = packed.tokens.size(1);
+  EXPECT_EQ(width, longest) << "rows are as wide as the longest segment, no wider";
+  EXPECT_EQ(packed.real_tokens, total);
+  EXPECT_EQ(packed.attention_mask.sizes(), (std::vector<int64_t>{rows, width, width}));
+  const auto tokens = packed.tokens.accessor<int64_t, 2>();
+  const auto positions = packed.positions.accessor<int64_t, 2>();
+  const auto mask = packed.attention_mask.accessor<bool, 3>();
+  const auto sources = packed.answer_sources.accessor<int64_t, 2>();
+  std::vector<int> used(segments.size(), 0);
+  for (int64_t g = 0; g < rows; ++g) {
+    // What each packed index stands for, read back from the tokens.
+    std::vector<std::set<std::pair<int, int>>> stands(static_cast<size_t>(width));
+    int64_t o = 0, in_row = 0;
+    while (o < width && tokens[g][o] != kPad) {
+      size_t found = segments.size();
+      for (size_t s = 0; s < segments.size() && found == segments.size(); ++s) {
+        const std::vector<int64_t>& want = segments[s].tokens;
+        bool match = !used[s] && o + static_cast<int64_t>(want.size()) <= width;
+        for (size_t i = 0; match && i < want.size(); ++i) match = tokens[g][o + static_cast<int64_t>(i)] == want[i];
+        if (match) found = s;
+      }
+      if (found == segments.size()) {
+        ADD_FAILURE() << "row " << g << " @" << o << ": no segment starts here";
+        return segments.size();
+      }
+      ++used[found];
+      ++in_row;
+      for (size_t i = 0; i < segments[found].tokens.size(); ++i)
+        stands[static_cast<size_t>(o) + i] = segments[found].stands_for[i];
+      o += static_cast<int64_t>(segments[found].tokens.size());
+    }
+    for (int64_t a = o; a < width; ++a)
+      EXPECT_EQ(tokens[g][a], kPad) << "row " << g << " @" << a << " after the segments";
+    if (!layout.packed) EXPECT_EQ(in_row, 1) << "row " << g;
+    for (int64_t a = 0; a < width; ++a) {
+      const bool real = !stands[static_cast<size_t>(a)].empty();
+      if (real) EXPECT_EQ(positions[g][a], stands[static_cast<size_t>(a)].begin()->second) << g << " @" << a;
+      for (int64_t b = 0; b < width; ++b) {
+        const bool masked = mask[g][a][b];
+        if (real) {
+          bool reads = false;
+          for (const auto& [row, pos] : stands[static_cast<size_t>(a)])
+            for (const auto& [row_b, pos_b] : stands[static_cast<size_t>(b)])
+              reads = reads || (row == row_b && pos_b <= pos);
+          EXPECT_EQ(masked, !reads) << "row " << g << " query " << a << " key " << b;
+        } else {
+          // Padding reads itself only (never an all-masked row); what it
+          // computes is never read.
+          EXPECT_EQ(masked, b != a) << "row " << g << " padding query " << a << " key " << b;
+        }
+      }
+    }
+    // Each answer slot's predicting hidden state stands for (list, slot - 1).
+    for (int64_t i = 0; i < lists; ++i) {
+      const data::RenderedExample& list = batch.lists[static_cast<size_t>(i)];
+      for (int k = 0; k < kCandidates; ++k) {
+        const int64_t source = sources[i][k];
+        if (source / width != g) continue;
+        EXPECT_TRUE(stands[static_cast<size_t>(source % width)].count(
+            {static_cast<int>(i), list.answer_positions[static_cast<size_t>(k)] - 1}))
+            << "list " << i << " slot " << k;
+      }
+    }
+  }
+  for (size_t s = 0; s < segments.size(); ++s) EXPECT_EQ(used[s], 1) << "segment " << s;
+  // Every answer source lies in some row.
+  EXPECT_LT(packed.answer_sources.max().item<int64_t>(), rows * width);
+  EXPECT_GE(packed.answer_sources.min().item<int64_t>(), 0);
+  // The per-list tensors are ToTensors' own.
+  absl::StatusOr<BatchTensors> causal = ToTensors(batch, kPad);
+  EXPECT_TRUE(causal.ok());
+  for (auto [a, b] : {std::pair{&packed.answer_positions, &causal->answer_positions},
+                      std::pair{&packed.answer_targets, &causal->answer_targets},
+                      std::pair{&packed.identifier_ids, &causal->identifier_ids},
+                      std::pair{&packed.permutations, &causal->permutations}}) {
+    EXPECT_TRUE(at::equal(*a, *b));
+  }
+  return segments.size();
+}
+
+TEST(SharedPrefixLayout, MatchesBruteForce) {
+  for (int copies : {0, 1, 2}) {
+    for (const Layout layout : {Layout{true, false}, Layout{false, true}, Layout{true, true}}) {
+      SCOPED_TRACE(absl::StrCat("P = ", copies, ", shared ", layout.shared_prefix, ", packed ", layout.packed));
+      // Lists of very different history lengths, so rows get different
+      // padding and short segments fit beside the long one; the lists
+      // without history share a prefix of two tokens (BOS and slot 0's
+      // identifier).
+      const data::Batch batch = MakeBatch(5, copies, {14, 0, 1, 0, 3}, 17 + copies);
+      absl::StatusOr<BatchTensors> packed = ToLayoutTensors(batch, kPad, layout);
+      ASSERT_TRUE(packed.ok()) << packed.status();
+      const size_t segments = CheckAgainstBruteForce(batch, layout, *packed);
+      EXPECT_EQ(packed->copies_per_list, copies);
+      EXPECT_EQ(packed->lists, 5);
+      if (layout.packed) {
+        EXPECT_LT(packed->tokens.size(0), static_cast<int64_t>(segments)) << "nothing was packed: the test is void";
+      } else {
+        EXPECT_EQ(packed->tokens.size(0), static_cast<int64_t>(segments));
+      }
+    }
+  }
+  // The causal layout is ToTensors itself.
+  const data::Batch batch = MakeBatch(2, 1, {1, 0}, 3);
+  absl::StatusOr<BatchTensors> causal = ToLayoutTensors(batch, kPad, Layout{});
+  ASSERT_TRUE(causal.ok());
+  EXPECT_FALSE(causal->attention_mask.defined());
+  EXPECT_EQ(causal->tokens.size(0), 4);
+}
+
+TEST(SharedPrefixLayout, FirstFitDecreasingPacksLongestFirst) {
+  // Packed by hand, longest first into the first row with room (width 9):
+  // 9 | 6 3 | 5 4 | 5 2 2 | 1; 37 tokens need at least 5 rows of 9.
+  const std::vector<int64_t> lengths = {2, 5, 9, 3, 6, 4, 5, 2, 1};
+  const std::vector<std::vector<size_t>> rows = FirstFitDecreasing(lengths, 9);
+  const std::vector<std::vector<size_t>> want = {{2}, {4, 3}, {1, 5}, {6, 0, 7}, {8}};
+  ASSERT_EQ(rows.size(), want.size());
+  for (size_t r = 0; r < want.size(); ++r) EXPECT_EQ(rows[r], want[r]) << "row " << r;
+  // Equal lengths that do not fit twice: one per row, in index order.
+  EXPECT_EQ(FirstFitDecreasing({5, 5, 5}, 5), (std::vector<std::vector<size_t>>{{0}, {1}, {2}}));
+  EXPECT_EQ(FirstFitDecreasing({2, 2, 2, 2}, 4), (std::vector<std::vector<size_t>>{{0, 1}, {2, 3}}));
 }
 
 TEST(SharedPrefixLayout, CommonPrefixIsTheHeadBeforeTheFirstDifferingToken) {
@@ -254,7 +329,8 @@ TEST(SharedPrefixLayout, CommonPrefixIsTheHeadBeforeTheFirstDifferingToken) {
 TEST(SharedPrefixLayout, AutoPacksOnlyWhenItSavesWork) {
   const data::Batch history = MakeBatch(2, 1, {6}, 3), bare = MakeBatch(2, 1, {0}, 3);
   const auto packs = [](const data::Batch& batch, SharedPrefixMode mode, double entry_cost) {
-    absl::StatusOr<BatchTensors> b = ToTrainingTensors(batch, kPad, mode, entry_cost);
+    absl::StatusOr<BatchTensors> b =
+        ToTrainingTensors(batch, kPad, LayoutOptions{mode, LayoutMode::kNever, entry_cost});
     EXPECT_TRUE(b.ok()) << b.status();
     EXPECT_EQ(b->tokens.size(0), b->attention_mask.defined() ? 2 : 4);
     return b->attention_mask.defined();
@@ -273,6 +349,49 @@ TEST(SharedPrefixLayout, AutoPacksOnlyWhenItSavesWork) {
   EXPECT_EQ(*ParseSharedPrefixMode("auto"), SharedPrefixMode::kAuto);
 }
 
+// The rows x (T + c x T^2) of a layout's tensors.
+double DenseCost(const BatchTensors& b, double entry_cost) {
+  const double t = static_cast<double>(b.tokens.size(1));
+  return static_cast<double>(b.tokens.size(0)) * (t + entry_cost * t * t);
+}
+
+TEST(SharedPrefixLayout, AutoPacksListsOnlyWhenRowsFall) {
+  constexpr double kEntryCost = 0.01;
+  const auto train = [](const data::Batch& batch, LayoutMode shared, LayoutMode pack) {
+    absl::StatusOr<BatchTensors> b = ToTrainingTensors(batch, kPad, LayoutOptions{shared, pack, kEntryCost});
+    EXPECT_TRUE(b.ok()) << b.status();
+    return *b;
+  };
+  // One long list and short ones: the short ones fit beside each other.
+  const data::Batch mixed = MakeBatch(5, 1, {14, 0, 1, 0, 3}, 9);
+  const BatchTensors packed = train(mixed, LayoutMode::kNever, LayoutMode::kAuto);
+  ASSERT_TRUE(packed.attention_mask.defined());
+  EXPECT_LT(packed.tokens.size(0), 10);
+  EXPECT_EQ(packed.tokens.size(1), ToTensors(mixed, kPad)->tokens.size(1)) << "packing lengthened the rows";
+  EXPECT_FALSE(train(mixed, LayoutMode::kNever, LayoutMode::kNever).attention_mask.defined());
+  // Lists too alike for two to share a row: auto keeps the causal layout,
+  // exactly ToTensors; always packs one per row.
+  const data::Batch alike = MakeBatch(3, 1, {0}, 9);
+  const BatchTensors kept = train(alike, LayoutMode::kNever, LayoutMode::kAuto);
+  EXPECT_FALSE(kept.attention_mask.defined());
+  EXPECT_TRUE(at::equal(kept.tokens, ToTensors(alike, kPad)->tokens));
+  const BatchTensors forced = train(alike, LayoutMode::kNever, LayoutMode::kAlways);
+  EXPECT_TRUE(forced.attention_mask.defined());
+  EXPECT_EQ(forced.tokens.size(0), 6);
+  // Both on auto: the cheapest of the four layouts, by their tensors' cost.
+  for (const data::Batch* batch : {&mixed, &alike}) {
+    const BatchTensors chosen = train(*batch, LayoutMode::kAuto, LayoutMode::kAuto);
+    double cheapest = DenseCost(*ToTensors(*batch, kPad), kEntryCost);
+    for (const Layout layout : {Layout{true, false}, Layout{false, true}, Layout{true, true}}) {
+      cheapest = std::min(cheapest, DenseCost(*ToLayoutTensors(*batch, kPad, layout), kEntryCost));
+    }
+    EXPECT_DOUBLE_EQ(DenseCost(chosen, kEntryCost), cheapest);
+  }
+  const absl::StatusOr<LayoutMode> bad = ParseLayoutMode("objective.pack_lists", "sometimes");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().ToString().find("objective.pack_lists"), std::string::npos) << bad.status();
+}
+
 // ---------------------------------------------------------------------------
 // Losses and gradients against the unshared computation.
 
@@ -280,7 +399,7 @@ TEST(SharedPrefixLayout, AutoPacksOnlyWhenItSavesWork) {
 // is padded at tp 2 and 4), long enough for the history lists.
 config::ModelConfig TestModel(bool checkpoint) {
   config::ModelConfig m = core::testing::SmallTestModel();
-  m.max_seq_len = 128;
+  m.max_seq_len = 256;
   m.activation_checkpointing = checkpoint;
   return m;
 }
@@ -288,8 +407,9 @@ config::ModelConfig TestModel(bool checkpoint) {
 struct Variant {
   const char* name;
   int copies;
-  std::vector<int> history;
+  std::vector<int> history;  // one list per entry
   bool checkpoint;
+  Layout layout;
 };
 
 // Failure messages name the variant instead of dumping its bytes.
@@ -302,7 +422,7 @@ struct Result {
 };
 
 Result LossAndGradients(const config::ModelConfig& m, dist::ProcessGrid& grid, const losses::Objective& objective,
-           const BatchTensors& batch) {
+                        const BatchTensors& batch) {
   core::Decoder model(m, grid);
   model.train();
   losses::ObjectiveTerms terms = MicroBatchLoss(model, objective, batch, grid.tp());
@@ -315,6 +435,10 @@ Result LossAndGradients(const config::ModelConfig& m, dist::ProcessGrid& grid, c
   return out;
 }
 
+constexpr Layout kShared{/*shared_prefix=*/true, /*packed=*/false};
+constexpr Layout kPacked{/*shared_prefix=*/false, /*packed=*/true};
+constexpr Layout kSharedPacked{/*shared_prefix=*/true, /*packed=*/true};
+
 class MpiSharedPrefixTest : public ::testing::TestWithParam<Variant> {};
 
 TEST_P(MpiSharedPrefixTest, LossesAndGradientsEqualTheUnsharedComputation) {
@@ -325,13 +449,20 @@ TEST_P(MpiSharedPrefixTest, LossesAndGradientsEqualTheUnsharedComputation) {
   oc.single_step_weight = 1.0;  // every term carries gradient
   absl::StatusOr<losses::Objective> objective = losses::Objective::Create(oc);
   ASSERT_TRUE(objective.ok());
-  const data::Batch batch = MakeBatch(3, v.copies, v.history, 23 + v.copies);
+  const int lists = static_cast<int>(v.history.size());
+  const data::Batch batch = MakeBatch(lists, v.copies, v.history, 23 + v.copies);
   absl::StatusOr<BatchTensors> unshared = ToTensors(batch, kPad);
-  absl::StatusOr<BatchTensors> packed = ToSharedPrefixTensors(batch, kPad);
+  absl::StatusOr<BatchTensors> packed = ToLayoutTensors(batch, kPad, v.layout);
   ASSERT_TRUE(unshared.ok() && packed.ok());
-  // The packed batch must really share something for the comparison to mean it.
-  EXPECT_LT(packed->real_tokens, unshared->real_tokens);
-  EXPECT_EQ(packed->tokens.size(0), 3);
+  // The layout must really share or pack something for the comparison to mean it.
+  const int64_t segments = v.layout.shared_prefix ? lists : lists * (1 + v.copies);
+  if (v.layout.shared_prefix) EXPECT_LT(packed->real_tokens, unshared->real_tokens);
+  if (v.layout.packed) {
+    EXPECT_LT(packed->tokens.size(0), segments);
+    EXPECT_LE(packed->tokens.size(1), unshared->tokens.size(1) * (v.layout.shared_prefix ? 1 + v.copies : 1));
+  } else {
+    EXPECT_EQ(packed->tokens.size(0), segments);
+  }
 
   const config::ModelConfig m = TestModel(v.checkpoint);
   const Result want = LossAndGradients(m, grid, *objective, *unshared);
@@ -340,7 +471,9 @@ TEST_P(MpiSharedPrefixTest, LossesAndGradientsEqualTheUnsharedComputation) {
   for (size_t i = 0; i < want.terms.size(); ++i) {
     EXPECT_NEAR(got.terms[i].second, want.terms[i].second, kTolerance * std::max(1.0, std::abs(want.terms[i].second)))
         << want.terms[i].first;
-    EXPECT_GT(std::abs(want.terms[i].second), 0.0) << want.terms[i].first << " is zero: compares nothing";
+    if (v.copies > 0 || want.terms[i].first != "psl") {
+      EXPECT_GT(std::abs(want.terms[i].second), 0.0) << want.terms[i].first << " is zero: compares nothing";
+    }
   }
   ASSERT_EQ(got.grads.size(), want.grads.size());
   EXPECT_GT(want.grads.size(), 10u);
@@ -354,11 +487,21 @@ TEST_P(MpiSharedPrefixTest, LossesAndGradientsEqualTheUnsharedComputation) {
 
 INSTANTIATE_TEST_SUITE_P(
     Variants, MpiSharedPrefixTest,
-    ::testing::Values(Variant{"history_p1", 1, {3, 2, 4}, false}, Variant{"history_p2", 2, {3, 2, 4}, false},
-                      Variant{"history_p1_checkpointed", 1, {3, 2, 4}, true},
-                      Variant{"history_p2_checkpointed", 2, {3, 2, 4}, true},
-                      Variant{"two_token_prefix_p1", 1, {0}, false},
-                      Variant{"two_token_prefix_p2_checkpointed", 2, {0}, true}),
+    ::testing::Values(Variant{"history_p1", 1, {3, 2, 4}, false, kShared},
+                      Variant{"history_p2", 2, {3, 2, 4}, false, kShared},
+                      Variant{"history_p1_checkpointed", 1, {3, 2, 4}, true, kShared},
+                      Variant{"history_p2_checkpointed", 2, {3, 2, 4}, true, kShared},
+                      Variant{"two_token_prefix_p1", 1, {0, 0, 0}, false, kShared},
+                      Variant{"two_token_prefix_p2_checkpointed", 2, {0, 0, 0}, true, kShared},
+                      // Lists of very different lengths packed into rows.
+                      Variant{"packed_p0", 0, {14, 0, 1, 0}, false, kPacked},
+                      Variant{"packed_p0_checkpointed", 0, {14, 0, 1, 0}, true, kPacked},
+                      Variant{"packed_p1", 1, {14, 0, 1, 0}, false, kPacked},
+                      Variant{"packed_p2_checkpointed", 2, {14, 0, 1, 0}, true, kPacked},
+                      Variant{"packed_shared_p1", 1, {14, 0, 1, 0}, false, kSharedPacked},
+                      Variant{"packed_shared_p1_checkpointed", 1, {14, 0, 1, 0}, true, kSharedPacked},
+                      Variant{"packed_shared_p2", 2, {14, 0, 1, 0}, false, kSharedPacked},
+                      Variant{"packed_shared_p2_checkpointed", 2, {14, 0, 1, 0}, true, kSharedPacked}),
     [](const ::testing::TestParamInfo<Variant>& info) { return std::string(info.param.name); });
 
 }  // namespace

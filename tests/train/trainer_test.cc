@@ -330,34 +330,42 @@ TEST(MpiTrainer, ProfileStepsWritesTheOperatorTable) {
 
 // The synthetic prompts carry an instruction and three history lines: with
 // objective.shared_prefix "always" each list and its copy run as one packed
-// row, and training follows the unshared run (losses and gradient norms,
-// step by step) at tensor-parallel 1 and 2, while computing fewer tokens.
+// row, with objective.pack_lists "always" lists share rows instead of
+// padding, and training follows the one-row-per-rendering run (losses and
+// gradient norms, step by step) at tensor-parallel 1 and 2, while the shared
+// layout computes fewer tokens.
 TEST(MpiTrainer, SharedPrefixLayoutTrainsLikeTheUnsharedOne) {
   ASSERT_FALSE(DataDir().empty());
+  const std::pair<const char*, const char*> layouts[] = {{"never", "never"}, {"always", "never"}, {"never", "always"}};
   for (int tp : {1, 2}) {
     if (tp > WorldSize()) continue;
     SCOPED_TRACE(absl::StrCat("tp ", tp));
     OnSubgrid(1, tp, [&](dist::ProcessGrid& grid) {
-      std::vector<double> values[2];
-      int64_t tokens[2] = {0, 0};
-      for (int shared = 0; shared < 2; ++shared) {
+      std::vector<double> values[3];
+      int64_t tokens[3] = {0, 0, 0};
+      for (int layout = 0; layout < 3; ++layout) {
         config::Config c = ConfigFor(1, tp);
-        c.objective.shared_prefix = shared ? "always" : "never";
+        c.objective.shared_prefix = layouts[layout].first;
+        c.objective.pack_lists = layouts[layout].second;
         absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(c, grid, QuietOptions());
         ASSERT_TRUE(trainer.ok()) << trainer.status();
         for (int64_t s = 0; s < kSteps; ++s) {
           absl::StatusOr<StepStats> stats = (*trainer)->Step();
           ASSERT_TRUE(stats.ok()) << stats.status();
-          tokens[shared] += stats->tokens;
+          tokens[layout] += stats->tokens;
         }
-        values[shared] = Flatten((*trainer)->history());
+        values[layout] = Flatten((*trainer)->history());
       }
-      ASSERT_EQ(values[0].size(), values[1].size());
-      for (size_t i = 0; i < values[0].size(); ++i) {
-        EXPECT_NEAR(values[1][i], values[0][i], kLossTolerance * std::max(1.0, std::abs(values[0][i])))
-            << "step " << i / 6 + 1 << " value " << i % 6 << " (terms, then grad norm)";
+      for (int layout = 1; layout < 3; ++layout) {
+        SCOPED_TRACE(absl::StrCat("shared_prefix ", layouts[layout].first, ", pack_lists ", layouts[layout].second));
+        ASSERT_EQ(values[0].size(), values[layout].size());
+        for (size_t i = 0; i < values[0].size(); ++i) {
+          EXPECT_NEAR(values[layout][i], values[0][i], kLossTolerance * std::max(1.0, std::abs(values[0][i])))
+              << "step " << i / 6 + 1 << " value " << i % 6 << " (terms, then grad norm)";
+        }
       }
-      EXPECT_LT(tokens[1], tokens[0]) << "the packed rows computed no fewer tokens";
+      EXPECT_LT(tokens[1], tokens[0]) << "the shared rows computed no fewer tokens";
+      EXPECT_EQ(tokens[2], tokens[0]) << "packing changed the tokens computed";
     });
   }
 }
