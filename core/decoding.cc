@@ -1,6 +1,8 @@
 // core/decoding.cc: constrained greedy decoding and first-slot scoring.
 #include "core/decoding.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <limits>
 
 #include "common/status.h"
@@ -9,7 +11,8 @@
 namespace alro::core {
 
 DecodedPermutations ConstrainedGreedyDecode(Decoder& model, const at::Tensor& prompts,
-                                            const at::Tensor& identifier_ids, const std::vector<int64_t>& separator) {
+                                            const at::Tensor& identifier_ids, const std::vector<int64_t>& separator,
+                                            PrefixSharing sharing) {
   ALRO_CHECK(prompts.dim() == 2 && identifier_ids.dim() == 2 && prompts.size(0) == identifier_ids.size(0),
              "ConstrainedGreedyDecode wants prompts [B, T] and identifier_ids [B, m]");
   at::NoGradGuard no_grad;
@@ -17,7 +20,9 @@ DecodedPermutations ConstrainedGreedyDecode(Decoder& model, const at::Tensor& pr
   const int64_t per_step = 1 + static_cast<int64_t>(separator.size());
   const at::Tensor ids = identifier_ids.to(model.device(), at::kLong);
   KVCache cache = model.NewKVCache(b, t + m * per_step);
-  at::Tensor hidden = model.Forward(prompts.to(at::kLong), &cache);
+  // The last prompt token's hidden state predicts the first identifier, so
+  // it stays out of the shared prefix.
+  at::Tensor hidden = ForwardSharingPrefix(model, prompts, PlanPrefixSharing(prompts, t - 1, sharing), &cache);
   at::Tensor written = at::zeros({b, m}, at::TensorOptions().dtype(at::kBool).device(model.device()));
   const int64_t sep_len = static_cast<int64_t>(separator.size());
   const at::Tensor sep =
@@ -43,13 +48,25 @@ DecodedPermutations ConstrainedGreedyDecode(Decoder& model, const at::Tensor& pr
 }
 
 at::Tensor ScoreFirstSlot(Decoder& model, const at::Tensor& tokens, const at::Tensor& first_answer_position,
-                          const at::Tensor& identifier_ids) {
+                          const at::Tensor& identifier_ids, PrefixSharing sharing) {
   ALRO_CHECK(first_answer_position.dim() == 1 && first_answer_position.size(0) == tokens.size(0),
              "first_answer_position must be [B]");
-  const at::Tensor hidden = model.Forward(tokens.to(at::kLong));
-  return SlotIdentifierLogits(model, hidden, first_answer_position.to(model.device()).view({-1, 1}),
-                              identifier_ids.to(model.device()))
-      .squeeze(1);
+  at::Tensor source = first_answer_position.to(model.device()).view({-1, 1});
+  // The scores are read at first_answer_position - 1, which must stay in
+  // every row's suffix.
+  const int64_t shareable = at::GradMode::is_enabled() || tokens.size(0) == 0
+                                ? 0
+                                : first_answer_position.min().item<int64_t>() - 1;
+  const PrefixPlan plan = PlanPrefixSharing(tokens, shareable, sharing);
+  at::Tensor hidden;
+  if (plan.length == 0) {
+    hidden = model.Forward(tokens.to(at::kLong));
+  } else {
+    KVCache cache = model.NewKVCache(tokens.size(0), tokens.size(1));
+    hidden = ForwardSharingPrefix(model, tokens, plan, &cache);  // positions [P, T)
+    source = source - plan.length;
+  }
+  return SlotIdentifierLogits(model, hidden, source, identifier_ids.to(model.device())).squeeze(1);
 }
 
 }  // namespace alro::core

@@ -8,7 +8,9 @@
 //   identifier's logit at the first answer slot (ranking by one step).
 //
 // Both are collective over the tensor-parallel group: every rank runs them
-// with the same inputs and gets the same result.
+// with the same inputs and gets the same result. Rows that begin with the
+// same tokens (the presentation orders of one list) compute that prefix once
+// (core/prefix_sharing.h); `sharing` kNever runs every row's whole prompt.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +19,7 @@
 #include <ATen/ATen.h>
 
 #include "core/decoder.h"
+#include "core/prefix_sharing.h"
 
 namespace alro::core {
 
@@ -37,13 +40,15 @@ struct DecodedPermutations {
 /// when identifiers follow each other directly. Runs without gradients.
 DecodedPermutations ConstrainedGreedyDecode(Decoder& model, const at::Tensor& prompts,
                                             const at::Tensor& identifier_ids,
-                                            const std::vector<int64_t>& separator = {});
+                                            const std::vector<int64_t>& separator = {},
+                                            PrefixSharing sharing = PrefixSharing::kAuto);
 
 /// tokens [B, T] right-padded, first_answer_position [B] (index of the first
 /// answer identifier in each row), identifier_ids [B, m] -> [B, m] float32
 /// scores, higher = ranked earlier. Differentiable (usable as a training
-/// objective); wrap in at::NoGradGuard for inference.
+/// objective); wrap in at::NoGradGuard for inference. Prefixes are shared
+/// only without gradients (the KV cache is written in place).
 at::Tensor ScoreFirstSlot(Decoder& model, const at::Tensor& tokens, const at::Tensor& first_answer_position,
-                          const at::Tensor& identifier_ids);
+                          const at::Tensor& identifier_ids, PrefixSharing sharing = PrefixSharing::kAuto);
 
 }  // namespace alro::core

@@ -18,6 +18,7 @@
 #include "common/file_util.h"
 #include "common/logging.h"
 #include "common/status.h"
+#include "core/prefix_sharing.h"
 #include "data/dataset.h"
 #include "data/eval_reader.h"
 #include "data/loader.h"
@@ -159,6 +160,9 @@ int RunEval(int argc, char** argv) {
                            "and matrix factorisation (mf)")
       .Flag("orders", "1", "rank each list in this many seeded presentation orders (the stored one first) and "
                            "report position bias")
+      .Flag("shared-prefix", "auto", "auto | always | never: compute the prompt prefix that rows share (a list's "
+                                     "orders: instruction and history) once; never = every row runs its whole "
+                                     "prompt (same rankings, for comparison)")
       .Flag("seed", "1", "seed of the random-order baseline")
       .Flag("output", "", "write every list's ranking as JSONL here")
       .Flag("json", "", "write the metrics as JSON here");
@@ -180,6 +184,8 @@ absl::Status Eval(const cli::CommandLine& command_line, int argc, char** argv) {
   ALRO_ASSIGN_OR_RETURN(const int64_t orders, command_line.GetInt("orders"));
   if (orders < 1) return InvalidArgument("--orders must be at least 1", "1 = the stored order only");
   ALRO_ASSIGN_OR_RETURN(const train::RankMode mode, train::ParseRankMode(command_line.Get("mode"), "--mode"));
+  ALRO_ASSIGN_OR_RETURN(const core::PrefixSharing sharing,
+                        core::ParsePrefixSharing(command_line.Get("shared-prefix"), "--shared-prefix"));
 
   dist::MpiRuntime mpi(&argc, &argv);
   const bool leader = mpi.world_rank() == 0;
@@ -202,6 +208,7 @@ absl::Status Eval(const cli::CommandLine& command_line, int argc, char** argv) {
   settings.mode = mode;
   settings.ks = cfg.logging.ndcg_k;
   settings.orders = orders;
+  settings.prefix_sharing = sharing;
   const bool baselines = command_line.GetSwitch("baselines");
   settings.keep_rankings = baselines || !command_line.Get("output").empty();
   if (leader) {

@@ -17,6 +17,8 @@
 // answer slot. --bootstrap B ranks B random presentation orders of each list
 // and orders the candidates by their mean position (the costly remedy for
 // position bias that PSL training makes unnecessary; kept for comparison).
+// The B orders share their instruction and history: that prefix is computed
+// once (--shared-prefix, core/prefix_sharing.h).
 // Under mpirun the job is data-parallel x --tp: the tensor-parallel ranks of
 // a replica decode together, replica r takes requests r, r + dp, r + 2 dp, ...
 // and world rank 0 writes every answer in input order. Each request's
@@ -37,6 +39,7 @@
 #include "common/file_util.h"
 #include "common/json_util.h"
 #include "common/status.h"
+#include "core/prefix_sharing.h"
 #include "data/list_example.pb.h"
 #include "data/loader.h"
 #include "data/rank_request.h"
@@ -72,7 +75,8 @@ absl::Status CheckOutputWritable(const std::string& path) {
 absl::StatusOr<std::vector<std::pair<int64_t, double>>> RankRequest(core::Decoder& model,
                                                                     const data::PromptRenderer& renderer,
                                                                     const Request& request, train::RankMode mode,
-                                                                    int64_t bootstrap, std::mt19937_64& rng) {
+                                                                    int64_t bootstrap, core::PrefixSharing sharing,
+                                                                    std::mt19937_64& rng) {
   const int32_t m = request.example.candidates_size();
   std::vector<std::vector<int32_t>> orders;
   if (bootstrap <= 0) {
@@ -91,7 +95,7 @@ absl::StatusOr<std::vector<std::pair<int64_t, double>>> RankRequest(core::Decode
                           renderer.Render(request.example, orders[b]));
     batch.lists.push_back(std::move(r));
   }
-  ALRO_ASSIGN_OR_RETURN(std::vector<train::RankedList> ranked, train::RankBatch(model, batch, mode));
+  ALRO_ASSIGN_OR_RETURN(std::vector<train::RankedList> ranked, train::RankBatch(model, batch, mode, sharing));
   std::vector<std::pair<int64_t, double>> out;
   if (bootstrap <= 0) {
     for (size_t k = 0; k < ranked[0].order.size(); ++k) out.emplace_back(ranked[0].order[k], ranked[0].scores[k]);
@@ -128,6 +132,9 @@ int RunRank(int argc, char** argv) {
       .Flag("mode", "decode", "decode (constrained greedy decoding) | single_step (first-slot scores)")
       .Flag("bootstrap", "0", "rank B random presentation orders and aggregate by mean position (0 = off)")
       .Flag("seed", "1", "seed of the bootstrap orders")
+      .Flag("shared-prefix", "auto", "auto | always | never: compute the prompt prefix the bootstrap orders share "
+                                     "(instruction and history) once; never = every order runs its whole prompt "
+                                     "(same answers, for comparison)")
       .Flag("tp", "1", "tensor-parallel size; under mpirun -np N the N / tp replicas share the requests")
       .Repeated("set", "override a key of the checkpoint's configuration, e.g. --set data.dir=...");
   if (int code = ParseOrExit(command_line, argc, argv); code >= 0) return code;
@@ -148,6 +155,8 @@ absl::Status Rank(const cli::CommandLine& command_line, int argc, char** argv) {
   ALRO_ASSIGN_OR_RETURN(const int64_t bootstrap, command_line.GetInt("bootstrap"));
   ALRO_ASSIGN_OR_RETURN(const int64_t seed, command_line.GetInt("seed"));
   ALRO_ASSIGN_OR_RETURN(const train::RankMode mode, train::ParseRankMode(command_line.Get("mode"), "--mode"));
+  ALRO_ASSIGN_OR_RETURN(const core::PrefixSharing sharing,
+                        core::ParsePrefixSharing(command_line.Get("shared-prefix"), "--shared-prefix"));
 
   dist::MpiRuntime mpi(&argc, &argv);
   if (mpi.world_size() % tp != 0) {
@@ -199,7 +208,7 @@ absl::Status Rank(const cli::CommandLine& command_line, int argc, char** argv) {
     std::seed_seq request_seed{static_cast<uint64_t>(seed), static_cast<uint64_t>(line_numbers[i])};
     std::mt19937_64 rng(request_seed);
     absl::StatusOr<std::vector<std::pair<int64_t, double>>> ranked =
-        RankRequest(*trained.model, *trained.renderer, request, mode, bootstrap, rng);
+        RankRequest(*trained.model, *trained.renderer, request, mode, bootstrap, sharing, rng);
     if (!ranked.ok()) {
       failure = Annotate(ranked.status(), absl::StrCat(command_line.Get("input"), ":", line_numbers[i]));
       break;

@@ -61,7 +61,8 @@ absl::StatusOr<RankMode> ParseRankMode(const std::string& text, const std::strin
                    "use decode (constrained greedy decoding) or single_step (first-slot scores)");
 }
 
-absl::StatusOr<std::vector<RankedList>> RankBatch(core::Decoder& model, const data::Batch& batch, RankMode mode) {
+absl::StatusOr<std::vector<RankedList>> RankBatch(core::Decoder& model, const data::Batch& batch, RankMode mode,
+                                                  core::PrefixSharing sharing) {
   at::NoGradGuard no_grad;
   std::vector<RankedList> out;
   if (batch.lists.empty()) return out;
@@ -78,9 +79,10 @@ absl::StatusOr<std::vector<RankedList>> RankBatch(core::Decoder& model, const da
     for (int64_t j = 0; j < m; ++j) out[i].permutation[j] = r.permutation.empty() ? j : r.permutation[j];
   }
   if (mode == RankMode::kSingleStep) {
-    const at::Tensor scores = core::ScoreFirstSlot(model, t.tokens, t.answer_positions.select(1, 0), t.identifier_ids)
-                                  .to(at::kCPU, at::kDouble)
-                                  .contiguous();
+    const at::Tensor scores =
+        core::ScoreFirstSlot(model, t.tokens, t.answer_positions.select(1, 0), t.identifier_ids, sharing)
+            .to(at::kCPU, at::kDouble)
+            .contiguous();
     for (int64_t i = 0; i < n; ++i) {
       const double* s = scores.data_ptr<double>() + i * m;
       std::vector<double> row(s, s + m);
@@ -93,7 +95,9 @@ absl::StatusOr<std::vector<RankedList>> RankBatch(core::Decoder& model, const da
   // left padding), so the lists are decoded in groups of equal prompt length
   // and answer separator: one forward per slot for the whole group instead
   // of one per list (a data set whose prompts all have the same length, like
-  // the demo's, decodes each micro-batch as one group).
+  // the demo's, decodes each micro-batch as one group). Within a group, the
+  // rows' common prefix (a list's orders share instruction and history) is
+  // computed once.
   std::map<std::pair<int64_t, std::vector<int64_t>>, std::vector<int64_t>> groups;
   for (int64_t i = 0; i < n; ++i) {
     const data::RenderedExample& r = batch.lists[i];
@@ -104,7 +108,7 @@ absl::StatusOr<std::vector<RankedList>> RankBatch(core::Decoder& model, const da
     const at::Tensor index = at::tensor(rows, at::kLong);
     const core::DecodedPermutations decoded =
         core::ConstrainedGreedyDecode(model, t.tokens.index_select(0, index).narrow(1, 0, prompt_len),
-                                      t.identifier_ids.index_select(0, index), separator);
+                                      t.identifier_ids.index_select(0, index), separator, sharing);
     const at::Tensor logits = decoded.step_logits.to(at::kCPU, at::kDouble).contiguous();  // [G, m, m]
     for (size_t g = 0; g < rows.size(); ++g) {
       RankedList& list = out[static_cast<size_t>(rows[g])];
@@ -157,7 +161,8 @@ absl::StatusOr<EvalResult> Evaluate(core::Decoder& model, const data::EvalReader
     data::Batch ranked_rows;
     for (data::RenderedExample& r : batch.lists)
       if (r.copy_index < settings.orders) ranked_rows.lists.push_back(std::move(r));
-    ALRO_ASSIGN_OR_RETURN(std::vector<RankedList> ranked, RankBatch(model, ranked_rows, settings.mode));
+    ALRO_ASSIGN_OR_RETURN(std::vector<RankedList> ranked,
+                          RankBatch(model, ranked_rows, settings.mode, settings.prefix_sharing));
     // Local rows: [weight, copy, ratings in predicted order (m), order (m),
     // scores (m), permutation (m)], so one gather carries everything; every
     // rank has the same row count.

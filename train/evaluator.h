@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/decoder.h"
+#include "core/prefix_sharing.h"
 #include "data/eval_reader.h"
 #include "distributed/process_grid.h"
 #include "nlohmann/json.hpp"
@@ -59,6 +60,9 @@ struct EvalSettings {
   /// Presentation orders per list (the stored one first); > 1 adds the
   /// position-bias figures. The reader must render orders - 1 copies.
   int64_t orders = 1;
+  /// Whether rows that begin alike (a list's orders) compute their common
+  /// prefix once (core/prefix_sharing.h); the rankings are the same.
+  core::PrefixSharing prefix_sharing = core::PrefixSharing::kAuto;
 };
 
 /// The result of one evaluation.
@@ -89,6 +93,8 @@ std::string RankingJsonLine(const RankedList& list);
 
 /// Ranks the lists of one rendered batch (no gathering): the building block
 /// of Evaluate and of `alro rank`. Collective over the tensor-parallel group.
-absl::StatusOr<std::vector<RankedList>> RankBatch(core::Decoder& model, const data::Batch& batch, RankMode mode);
+/// Rows that begin alike share their common prefix per `sharing`.
+absl::StatusOr<std::vector<RankedList>> RankBatch(core::Decoder& model, const data::Batch& batch, RankMode mode,
+                                                  core::PrefixSharing sharing = core::PrefixSharing::kAuto);
 
 }  // namespace alro::train

@@ -6,8 +6,9 @@
 #      newest complete checkpoint, step 4 does not exist;
 #   2. launch/run_until_done.sh relaunches with --resume auto: the run resumes
 #      from step 2 and finishes (step 6 checkpoint, torn .tmp removed);
-#   3. alro eval (with baselines), alro rank (plain, bootstrap, single-step;
-#      alone, at dp 2 and at tp 2: the same answers), alro ckpt
+#   3. alro eval (with baselines; with and without shared prompt prefixes:
+#      the same rankings), alro rank (plain, bootstrap, single-step; alone,
+#      at dp 2, at tp 2, sharing prefixes or not: the same answers), alro ckpt
 #      inspect / reshard (then eval at tp 2) / export give valid outputs.
 #
 #   crash_resume_test.sh ALRO MAKE_SYNTHETIC_DATA MPIEXEC SOURCE_DIR
@@ -69,6 +70,36 @@ for mode in decode single_step; do
       --output "$W/rankings.jsonl" > "$W/eval.log" 2>&1 || fail "alro eval ($mode)"
   "$ALRO" metrics --input "$W/rankings.jsonl" --k 1,3 > "$W/metrics.json" 2> "$W/metrics.log" \
       || fail "alro metrics on eval's rankings ($mode)"
+  # The 3 orders of a list computing their common prefix once, or each its
+  # whole prompt: the same rankings and metrics.
+  for sharing in always never; do
+    "$ALRO" eval --checkpoint "$W/ckpt" --split test --orders 3 --mode $mode --shared-prefix $sharing \
+        --json "$W/eval_$sharing.json" --output "$W/rankings_$sharing.jsonl" > "$W/eval_$sharing.log" 2>&1 \
+        || fail "alro eval --shared-prefix $sharing ($mode)"
+  done
+  $PY - "$W/eval.json" "$W/eval_always.json" "$W/eval_never.json" "$W/rankings.jsonl" "$W/rankings_always.jsonl" \
+      "$W/rankings_never.jsonl" <<'PY' || fail "eval with and without shared prefixes differ ($mode)"
+import json, sys
+def flat(d, key=""):
+    if isinstance(d, dict):
+        for k, v in d.items():
+            yield from flat(v, key + "/" + k)
+    elif isinstance(d, (int, float)):
+        yield key, float(d)
+base = dict(flat(json.load(open(sys.argv[1]))["model"]))
+for other in sys.argv[2:4]:
+    alt = dict(flat(json.load(open(other))["model"]))
+    assert alt.keys() == base.keys(), other
+    for k in base:
+        assert abs(alt[k] - base[k]) < 1e-9, (other, k, alt[k], base[k])
+rows = [json.loads(l) for l in open(sys.argv[4])]
+for other in sys.argv[5:]:
+    alt = [json.loads(l) for l in open(other)]
+    assert len(alt) == len(rows), other
+    for a, r in zip(alt, rows):
+        assert a["example_id"] == r["example_id"] and a["order"] == r["order"], (other, a, r)
+        assert all(abs(x - y) < 1e-4 for x, y in zip(a["scores"], r["scores"])), (other, a, r)
+PY
   $PY - "$W/eval.json" "$W/rankings.jsonl" "$W/metrics.json" <<'PY' || fail "eval output ($mode)"
 import json, sys
 e = json.load(open(sys.argv[1]))
@@ -97,9 +128,9 @@ cat > "$W/requests.jsonl" <<'JSONL'
 
 {"id": "r3", "history": [{"title": "Film 2, part 2", "rating": 1}], "candidates": [{"id": "p", "title": "Film 5, part 0"}, {"id": "q", "title": "Film 6, part 1"}]}
 JSONL
-# Each mode alone, then at dp 2 (replicas share the requests) and at tp 2:
-# the same answers in input order.
-for extra in "" "--bootstrap 3" "--mode single_step"; do
+# Each mode alone, then at dp 2 (replicas share the requests), at tp 2, and
+# with and without shared prompt prefixes: the same answers in input order.
+for extra in "" "--bootstrap 3" "--mode single_step" "--bootstrap 3 --mode single_step"; do
   # shellcheck disable=SC2086
   "$ALRO" rank --checkpoint "$W/ckpt" --input "$W/requests.jsonl" --output "$W/ranked.jsonl" $extra \
       > "$W/rank.log" 2>&1 || fail "alro rank $extra"
@@ -107,10 +138,16 @@ for extra in "" "--bootstrap 3" "--mode single_step"; do
   "${MPI[@]}" -np 2 "$ALRO" rank --checkpoint "$W/ckpt" --input "$W/requests.jsonl" \
       --output "$W/ranked_dp2.jsonl" $extra > "$W/rank_dp2.log" 2>&1 || fail "alro rank at dp 2 $extra"
   # shellcheck disable=SC2086
-  "${MPI[@]}" -np 2 "$ALRO" rank --checkpoint "$W/ckpt" --input "$W/requests.jsonl" --tp 2 \
+  "${MPI[@]}" -np 2 "$ALRO" rank --checkpoint "$W/ckpt" --input "$W/requests.jsonl" --tp 2 --shared-prefix always \
       --output "$W/ranked_tp2.jsonl" $extra > "$W/rank_tp2.log" 2>&1 || fail "alro rank at tp 2 $extra"
-  $PY - "$W/requests.jsonl" "$W/ranked.jsonl" "$W/ranked_dp2.jsonl" "$W/ranked_tp2.jsonl" <<'PY' \
-      || fail "rank output ($extra)"
+  # Orders computing their common prefix once, or each its whole prompt.
+  for sharing in always never; do
+    # shellcheck disable=SC2086
+    "$ALRO" rank --checkpoint "$W/ckpt" --input "$W/requests.jsonl" --output "$W/ranked_$sharing.jsonl" $extra \
+        --shared-prefix $sharing > "$W/rank_$sharing.log" 2>&1 || fail "alro rank --shared-prefix $sharing $extra"
+  done
+  $PY - "$W/requests.jsonl" "$W/ranked.jsonl" "$W/ranked_dp2.jsonl" "$W/ranked_tp2.jsonl" "$W/ranked_always.jsonl" \
+      "$W/ranked_never.jsonl" <<'PY' || fail "rank output ($extra)"
 import json, sys
 reqs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 outs = [json.loads(l) for l in open(sys.argv[2])]
