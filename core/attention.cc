@@ -2,11 +2,9 @@
 // with explicit positions and a per-row mask for packed rows.
 #include "core/attention.h"
 
-#include <cmath>
-#include <limits>
-
 #include "common/status.h"
 #include "core/batched_matmul.h"
+#include "core/fused_ops.h"
 #include "core/lora.h"
 #include "distributed/tensor_parallel.h"
 
@@ -22,16 +20,13 @@ at::Tensor CausalMask(int64_t t, int64_t start, c10::Device device) {
 at::Tensor GroupedQueryAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                  const at::Tensor& mask) {
   const int64_t b = q.size(0), h = q.size(1), t = q.size(2), d = q.size(3);
-  const int64_t kv = k.size(1), s = k.size(2);
+  const int64_t kv = k.size(1);
   const int64_t group = h / kv;
   // Query heads kv*group + i read key/value head kv: fold the group into the
   // query rows instead of repeating k and v.
   const at::Tensor qg = q.reshape({b, kv, group * t, d});
-  at::Tensor scores = BatchedMatmul(qg, k.transpose(-1, -2)).to(at::kFloat) / std::sqrt(static_cast<double>(d));
-  const int64_t mask_rows = mask.dim() == 3 ? mask.size(0) : 1;
-  scores = scores.view({b, kv, group, t, s}).masked_fill(mask.reshape({mask_rows, 1, 1, t, s}),
-                                                         -std::numeric_limits<float>::infinity());
-  const at::Tensor probs = at::softmax(scores, -1).to(q.scalar_type()).view({b, kv, group * t, s});
+  const at::Tensor scores = BatchedMatmul(qg, k.transpose(-1, -2)).to(at::kFloat);
+  const at::Tensor probs = MaskedSoftmax(scores, mask, d).to(q.scalar_type());
   return BatchedMatmul(probs, v).view({b, h, t, d});
 }
 

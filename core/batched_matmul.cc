@@ -10,13 +10,12 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <limits>
 #include <optional>
 #include <vector>
 
 #include "common/status.h"
+#include "core/fused_ops.h"
 
 namespace alro::core {
 namespace {
@@ -45,14 +44,6 @@ const Cblas& LoadedCblas() {
     return c;
   }();
   return cblas;
-}
-
-bool SwitchedOff() {
-  static const bool off = [] {
-    const char* v = std::getenv("ALRO_FUSED_KERNELS");
-    return v != nullptr && std::strcmp(v, "0") == 0;
-  }();
-  return off;
 }
 
 // How the last two dimensions of a tensor lie in memory: a row-major matrix
@@ -176,7 +167,7 @@ at::Tensor BatchedMatmulDirect(const at::Tensor& a, const at::Tensor& b) {
 }
 
 at::Tensor BatchedMatmul(const at::Tensor& a, const at::Tensor& b) {
-  const bool direct = !SwitchedOff() && a.device().is_cpu() && a.scalar_type() == b.scalar_type() &&
+  const bool direct = FusedKernelsEnabled() && a.device().is_cpu() && a.scalar_type() == b.scalar_type() &&
                       (a.scalar_type() == at::kFloat || a.scalar_type() == at::kDouble) && CblasGemmAvailable();
   return direct ? BatchedMatmulDirect(a, b) : at::matmul(a, b);
 }

@@ -13,7 +13,7 @@
 //
 // It is used when the inputs are float32 or double CPU tensors and a CBLAS
 // gemm is loaded in the process (found at run time, so nothing links
-// against a particular BLAS); otherwise, and with ALRO_FUSED_KERNELS=0, it
+// against a particular BLAS); otherwise, and with ALRO_FUSED_KERNELS=0 (core/fused_ops.h), it
 // is at::matmul. Results equal at::matmul's up to the summation order of
 // the BLAS kernel.
 #pragma once

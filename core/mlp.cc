@@ -1,6 +1,7 @@
 // core/mlp.cc: SwiGLU with column/row-parallel projections.
 #include "core/mlp.h"
 
+#include "core/fused_ops.h"
 #include "core/lora.h"
 #include "distributed/tensor_parallel.h"
 
@@ -21,7 +22,7 @@ Mlp::Mlp(const config::ModelConfig& m, dist::Communicator& tp, at::Generator dro
 
 at::Tensor Mlp::Forward(const at::Tensor& x) {
   const at::Tensor xc = dist::CopyToTensorParallelRegion(x, tp_);
-  return down_proj->Forward(at::silu(gate_proj->ForwardCopied(xc)) * up_proj->ForwardCopied(xc));
+  return down_proj->Forward(SwiGlu(gate_proj->ForwardCopied(xc), up_proj->ForwardCopied(xc)));
 }
 
 }  // namespace alro::core

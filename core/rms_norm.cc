@@ -1,5 +1,8 @@
-// core/rms_norm.cc: RMSNorm forward (autograd derives the backward).
+// core/rms_norm.cc: the RMSNorm module; the arithmetic is core/fused_ops.h's
+// RmsNorm (a fused kernel on CPU, the composite elsewhere).
 #include "core/rms_norm.h"
+
+#include "core/fused_ops.h"
 
 namespace alro::core {
 
@@ -9,9 +12,7 @@ RMSNorm::RMSNorm(int64_t hidden_size, double eps, c10::Device device) : eps_(eps
 
 at::Tensor RMSNorm::Forward(const at::Tensor& x) {
   // Hugging Face's LlamaRMSNorm: float32 statistics, cast back, then scale.
-  const at::Tensor xf = x.to(at::kFloat);
-  const at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps_);
-  return normed.to(x.scalar_type()) * weight_.to(x.scalar_type());
+  return RmsNorm(x, weight_, eps_);
 }
 
 }  // namespace alro::core

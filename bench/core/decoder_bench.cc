@@ -16,7 +16,14 @@
 // shared machine's speed drifts); the last table gives per-row medians and
 // the median of the per-round ratios.
 //
+// --profile PRESET instead profiles that preset's step (bench/core/op_profile.h):
+// the operators by self time, per step and as a share of the step, at
+// --threads (default 1) for --iters steps; --trace FILE also writes a Chrome
+// trace (chrome://tracing, ui.perfetto.dev).
+//
 //   OMP_WAIT_POLICY=PASSIVE build/bench/core/core_decoder_bench [--iters 5] [--rounds 3] [--bf16 0|1]
+//   OMP_WAIT_POLICY=PASSIVE build/bench/core/core_decoder_bench --profile small [--threads 1] [--iters 5]
+//       [--top 30] [--trace small.json] [--dtype float32|bfloat16]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -30,6 +37,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bench/bench_timing.h"
+#include "bench/core/op_profile.h"
 #include "common/cpu_features.h"
 #include "config/config_io.h"
 #include "config/model_size.h"
@@ -50,17 +58,33 @@ double MatmulGflops(int iters) {
   return 2.0 * kMatmulSize * kMatmulSize * kMatmulSize / s / 1e9;
 }
 
+// One training step of `model` on fixed random tokens: forward, full-vocabulary
+// cross-entropy, backward.
+class CppStep {
+ public:
+  CppStep(const config::ModelConfig& m, int64_t batch, int64_t seq)
+      : grid_(dist::ProcessGrid::CreateSingleProcess()), model_(m, grid_), batch_(batch), seq_(seq) {
+    tokens_ = at::randint(m.vocab_size, {batch, seq}, at::TensorOptions().dtype(at::kLong));
+    targets_ = at::randint(m.vocab_size, {batch * seq}, at::TensorOptions().dtype(at::kLong));
+    params_ = model_.parameters();
+  }
+  void operator()() {
+    for (at::Tensor& p : params_) p.mutable_grad() = at::Tensor();
+    const at::Tensor logits = model_.LocalLogits(model_.Forward(tokens_)).view({batch_ * seq_, -1});
+    at::nll_loss(at::log_softmax(logits, -1), targets_).backward();
+  }
+
+ private:
+  dist::ProcessGrid grid_;
+  Decoder model_;
+  int64_t batch_, seq_;
+  at::Tensor tokens_, targets_;
+  std::vector<at::Tensor> params_;
+};
+
 double CppStepSeconds(const config::ModelConfig& m, int64_t batch, int64_t seq, int iters) {
-  dist::ProcessGrid grid = dist::ProcessGrid::CreateSingleProcess();
-  Decoder model(m, grid);
-  const at::Tensor tokens = at::randint(m.vocab_size, {batch, seq}, at::TensorOptions().dtype(at::kLong));
-  const at::Tensor targets = at::randint(m.vocab_size, {batch * seq}, at::TensorOptions().dtype(at::kLong));
-  std::vector<at::Tensor> params = model.parameters();
-  return MedianSeconds(iters, [&] {
-    for (at::Tensor& p : params) p.mutable_grad() = at::Tensor();
-    const at::Tensor logits = model.LocalLogits(model.Forward(tokens)).view({batch * seq, -1});
-    at::nll_loss(at::log_softmax(logits, -1), targets).backward();
-  });
+  CppStep step(m, batch, seq);
+  return MedianSeconds(iters, [&] { step(); });
 }
 
 double PythonStepSeconds(const config::ModelConfig& m, int64_t batch, int64_t seq, int threads, int iters,
@@ -85,24 +109,67 @@ double Median(std::vector<double> v) {
   return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
+struct Case {
+  const char* preset;
+  int64_t batch, seq;
+};
+constexpr Case kCases[] = {{"tiny", 8, 128}, {"small", 4, 256}};
+
+// --profile: the operator table of `iters` steps after warm-up.
+int Profile(const std::string& preset, const std::string& dtype, int threads, int iters, int top,
+            const std::string& trace) {
+  const Case* c = nullptr;
+  for (const Case& k : kCases) {
+    if (preset == k.preset) c = &k;
+  }
+  if (c == nullptr) {
+    std::fprintf(stderr, "--profile %s: unknown preset. HINT: tiny or small\n", preset.c_str());
+    return 2;
+  }
+  config::ModelConfig m;
+  config::ApplyModelPreset(c->preset, &m);
+  m.preset = c->preset;
+  m.dtype = dtype;
+  at::set_num_threads(threads);
+  CppStep step(m, c->batch, c->seq);
+  for (int i = 0; i < bench::kWarmupCalls; ++i) step();
+  bench::OpProfile profile(/*keep_events=*/!trace.empty());
+  for (int i = 0; i < iters; ++i) step();
+  profile.Stop();
+  std::printf("profile: %s %s, batch %ld x seq %ld, %d thread(s), %d step(s); self time per operator\n", c->preset,
+              dtype.c_str(), c->batch, c->seq, threads, iters);
+  profile.Print(stdout, top, iters);
+  if (!trace.empty()) {
+    const absl::Status written = profile.WriteChromeTrace(trace);
+    if (!written.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(written.message()).c_str());
+      return 1;
+    }
+    std::printf("chrome trace: %s\n", trace.c_str());
+  }
+  return 0;
+}
+
 int Main(int argc, char** argv) {
-  int iters = 5, rounds = 3;
+  int iters = 5, rounds = 3, threads = 1, top = 30;
   bool bf16_rows = !NativeBfloat16CpuFlag().empty();
+  std::string profile, trace, dtype = "float32";
   for (int i = 1; i + 1 < argc; ++i) {
-    if (std::string(argv[i]) == "--iters") iters = std::atoi(argv[i + 1]);
+    if (std::string(argv[i]) == "--iters") iters = std::max(1, std::atoi(argv[i + 1]));
     if (std::string(argv[i]) == "--rounds") rounds = std::max(1, std::atoi(argv[i + 1]));
     if (std::string(argv[i]) == "--bf16") bf16_rows = std::atoi(argv[i + 1]) != 0;
+    if (std::string(argv[i]) == "--profile") profile = argv[i + 1];
+    if (std::string(argv[i]) == "--threads") threads = std::max(1, std::atoi(argv[i + 1]));
+    if (std::string(argv[i]) == "--top") top = std::max(1, std::atoi(argv[i + 1]));
+    if (std::string(argv[i]) == "--trace") trace = argv[i + 1];
+    if (std::string(argv[i]) == "--dtype") dtype = argv[i + 1];
   }
+  if (!profile.empty()) return Profile(profile, dtype, threads, iters, top, trace);
   std::printf("CPU bf16: %s; bfloat16 rows %s\n",
               NativeBfloat16CpuFlag().empty() ? "emulated (no avx512_bf16 or amx_bf16)" : NativeBfloat16CpuFlag().c_str(),
               bf16_rows ? "on" : "off (--bf16 1 forces them)");
   std::vector<const char*> dtypes = {"float32"};
   if (bf16_rows) dtypes.push_back("bfloat16");
-  struct Case {
-    const char* preset;
-    int64_t batch, seq;
-  };
-  const Case cases[] = {{"tiny", 8, 128}, {"small", 4, 256}};
   struct Row {
     std::string name;
     std::vector<double> tokens_per_s, fraction, py_tokens_per_s, ratio;
@@ -114,7 +181,7 @@ int Main(int argc, char** argv) {
     std::printf(header, "preset", "thr", "dtype", "batch", "seq", "tokens/s", "GFLOP/s", "matmul GF/s", "fraction",
                 "py tokens/s", "cpp/py");
     size_t row = 0;
-    for (const Case& c : cases) {
+    for (const Case& c : kCases) {
       config::ModelConfig m;
       config::ApplyModelPreset(c.preset, &m);
       m.preset = c.preset;

@@ -1,0 +1,55 @@
+// core/fused_ops.h: single-pass CPU kernels for the decoder's non-matmul work
+// (RMSNorm, SwiGLU's silu(gate) * up, attention's scale-mask-softmax), each a
+// torch::autograd::Function with a hand-written backward, and the composite
+// ATen formulas they replace.
+//
+// Why: at the presets alro trains on a CPU, each composite op is a separate
+// pass over memory with its own allocation and autograd node; the profile in
+// docs/performance.md ("Where the time goes") shows them next to the matmuls.
+// The fused kernels read and write each element once per direction and keep
+// the statistics in float32 for float32, bf16 and half inputs (double stays
+// double, for finite-difference tests). Their results equal the composites'
+// up to float rounding order.
+//
+// The dispatching entry points (RmsNorm, SwiGlu, MaskedSoftmax) run the fused
+// kernel on CPU tensors unless ALRO_FUSED_KERNELS=0, and the composite on
+// every other device (CUDA under LibTorch 2.x) or when switched off.
+#pragma once
+
+#include <ATen/ATen.h>
+
+namespace alro::core {
+
+/// False when the environment sets ALRO_FUSED_KERNELS=0 (read once): every
+/// op then runs its composite form, for comparing numerics.
+bool FusedKernelsEnabled();
+
+/// Hugging Face's LlamaRMSNorm over the last dimension of x [..., H]:
+/// float32 statistics, the normalised value cast back to x's dtype, then
+/// multiplied by weight [H] cast to x's dtype.
+at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps);
+/// The composite form of RmsNorm (ATen ops, autograd derives the backward).
+at::Tensor RmsNormComposite(const at::Tensor& x, const at::Tensor& weight, double eps);
+/// The fused CPU kernel of RmsNorm (x and weight on the CPU).
+at::Tensor RmsNormFused(const at::Tensor& x, const at::Tensor& weight, double eps);
+
+/// silu(gate) * up, elementwise, both [..., I] of one dtype; as the
+/// composite, silu(gate) is rounded to that dtype before the product.
+at::Tensor SwiGlu(const at::Tensor& gate, const at::Tensor& up);
+/// The composite form of SwiGlu.
+at::Tensor SwiGluComposite(const at::Tensor& gate, const at::Tensor& up);
+/// The fused CPU kernel of SwiGlu.
+at::Tensor SwiGluFused(const at::Tensor& gate, const at::Tensor& up);
+
+/// Attention probabilities: softmax(masked_fill(scores / sqrt(head_dim),
+/// mask, -inf)) over the last dimension. scores [B, KV, G * T, S] float32
+/// (or double) holds G query groups of T queries per key/value head; mask is
+/// bool [T, S] shared by the batch or [B, T, S] (true = masked). Same dtype
+/// as scores.
+at::Tensor MaskedSoftmax(const at::Tensor& scores, const at::Tensor& mask, int64_t head_dim);
+/// The composite form of MaskedSoftmax.
+at::Tensor MaskedSoftmaxComposite(const at::Tensor& scores, const at::Tensor& mask, int64_t head_dim);
+/// The fused CPU kernel of MaskedSoftmax.
+at::Tensor MaskedSoftmaxFused(const at::Tensor& scores, const at::Tensor& mask, int64_t head_dim);
+
+}  // namespace alro::core

@@ -1,0 +1,149 @@
+// core/fused_rms_norm.cc: RMSNorm forward and backward in one pass over each
+// row (the composite takes six elementwise passes and saves four tensors).
+//
+// y = cast(x * r) * cast(w), r = 1 / sqrt(mean(x^2) + eps), r per row in the
+// accumulation type (float32 for float32/bf16/half, double for double).
+// Backward with g = dy * w:
+//   dx = r * g - x * r^3 / H * sum(g * x),   dw = sum over rows of dy * cast(x * r).
+#include <algorithm>
+#include <vector>
+
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <ATen/record_function.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include "core/fused_math.h"
+#include "core/fused_ops.h"
+
+namespace alro::core {
+namespace {
+
+// Rows per parallel task: about 16K elements, so a thread's share of a small
+// tensor is not dwarfed by the fork.
+int64_t RowGrain(int64_t width) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)); }
+
+template <typename scalar_t>
+void RmsNormForwardKernel(const at::Tensor& x, const at::Tensor& w, double eps, at::Tensor& y, at::Tensor& rstd) {
+  using acc_t = at::opmath_type<scalar_t>;
+  const int64_t h = x.size(-1), rows = x.numel() / h;
+  const scalar_t* xp = x.data_ptr<scalar_t>();
+  scalar_t* yp = y.data_ptr<scalar_t>();
+  acc_t* rp = rstd.data_ptr<acc_t>();
+  // The weight cast to x's dtype once, as the composite's weight.to(dtype).
+  std::vector<scalar_t> wc(h);
+  const acc_t* wp = w.data_ptr<acc_t>();
+  for (int64_t i = 0; i < h; ++i) wc[i] = static_cast<scalar_t>(wp[i]);
+  at::parallel_for(0, rows, RowGrain(h), [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const scalar_t* xr = xp + row * h;
+      scalar_t* yr = yp + row * h;
+      acc_t sum = 0;
+      for (int64_t i = 0; i < h; ++i) {
+        const acc_t v = static_cast<acc_t>(xr[i]);
+        sum += v * v;
+      }
+      const acc_t r = acc_t(1) / std::sqrt(sum / static_cast<acc_t>(h) + static_cast<acc_t>(eps));
+      rp[row] = r;
+      for (int64_t i = 0; i < h; ++i) {
+        const scalar_t normed = static_cast<scalar_t>(static_cast<acc_t>(xr[i]) * r);
+        yr[i] = static_cast<scalar_t>(static_cast<acc_t>(normed) * static_cast<acc_t>(wc[i]));
+      }
+    }
+  });
+}
+
+template <typename scalar_t>
+void RmsNormBackwardKernel(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& w, const at::Tensor& rstd,
+                           at::Tensor& dx, at::Tensor& dw) {
+  using acc_t = at::opmath_type<scalar_t>;
+  const int64_t h = x.size(-1), rows = x.numel() / h;
+  const scalar_t* dyp = dy.data_ptr<scalar_t>();
+  const scalar_t* xp = x.data_ptr<scalar_t>();
+  const acc_t* rp = rstd.data_ptr<acc_t>();
+  scalar_t* dxp = dx.defined() ? dx.data_ptr<scalar_t>() : nullptr;
+  const acc_t* wp = w.data_ptr<acc_t>();
+  std::vector<acc_t> wc(h);
+  for (int64_t i = 0; i < h; ++i) wc[i] = static_cast<acc_t>(static_cast<scalar_t>(wp[i]));
+  // dw: one partial sum per task, added in task order (deterministic for a
+  // given thread count).
+  const int64_t grain = RowGrain(h);
+  const int64_t tasks = dw.defined() ? (rows + grain - 1) / grain : 0;
+  std::vector<acc_t> partial(static_cast<size_t>(tasks * h), acc_t(0));
+  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+    // parallel_for splits at multiples of the grain only when each thread
+    // gets a contiguous block; index partials by the block's first row.
+    acc_t* dwr = dw.defined() ? partial.data() + (begin / grain) * h : nullptr;
+    for (int64_t row = begin; row < end; ++row) {
+      const scalar_t* xr = xp + row * h;
+      const scalar_t* dyr = dyp + row * h;
+      const acc_t r = rp[row];
+      if (dxp != nullptr) {
+        acc_t dot = 0;
+        for (int64_t i = 0; i < h; ++i) dot += static_cast<acc_t>(dyr[i]) * wc[i] * static_cast<acc_t>(xr[i]);
+        const acc_t c = dot * r * r * r / static_cast<acc_t>(h);
+        scalar_t* dxr = dxp + row * h;
+        for (int64_t i = 0; i < h; ++i) {
+          dxr[i] = static_cast<scalar_t>(r * static_cast<acc_t>(dyr[i]) * wc[i] - c * static_cast<acc_t>(xr[i]));
+        }
+      }
+      if (dwr != nullptr) {
+        for (int64_t i = 0; i < h; ++i) {
+          const scalar_t normed = static_cast<scalar_t>(static_cast<acc_t>(xr[i]) * r);
+          dwr[i] += static_cast<acc_t>(dyr[i]) * static_cast<acc_t>(normed);
+        }
+      }
+    }
+  });
+  if (dw.defined()) {
+    acc_t* dwp = dw.data_ptr<acc_t>();
+    for (int64_t i = 0; i < h; ++i) dwp[i] = 0;
+    for (int64_t t = 0; t < tasks; ++t) {
+      for (int64_t i = 0; i < h; ++i) dwp[i] += partial[t * h + i];
+    }
+  }
+}
+
+class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
+                            double eps) {
+    // Named in profiles (the forward of a custom Function is no operator).
+    RECORD_FUNCTION("alro::rms_norm_fused", c10::ArrayRef<const c10::IValue>{});
+    const at::Tensor xc = x.contiguous();
+    const at::ScalarType acc = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+    // The kernel reads the weight in the accumulation type.
+    const at::Tensor wc = weight.to(acc).contiguous();
+    at::Tensor y = at::empty_like(xc);
+    at::Tensor rstd = at::empty(xc.sizes().slice(0, xc.dim() - 1), xc.options().dtype(acc));
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, xc.scalar_type(), "RmsNormFused",
+                                    [&] { RmsNormForwardKernel<scalar_t>(xc, wc, eps, y, rstd); });
+    ctx->save_for_backward({xc, wc, rstd});
+    ctx->saved_data["weight_dtype"] = static_cast<int64_t>(weight.scalar_type());
+    return y;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& x = saved[0];
+    const at::Tensor& w = saved[1];
+    const at::Tensor& rstd = saved[2];
+    const at::Tensor dy = grads[0].contiguous();
+    at::Tensor dx = ctx->needs_input_grad(0) ? at::empty_like(x) : at::Tensor();
+    at::Tensor dw = ctx->needs_input_grad(1) ? at::empty_like(w) : at::Tensor();
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(), "RmsNormFusedBackward",
+                                    [&] { RmsNormBackwardKernel<scalar_t>(dy, x, w, rstd, dx, dw); });
+    if (dw.defined()) dw = dw.to(static_cast<at::ScalarType>(ctx->saved_data["weight_dtype"].toInt()));
+    return {dx, dw, at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor RmsNormFused(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  return RmsNormFunction::apply(x, weight, eps);
+}
+
+}  // namespace alro::core

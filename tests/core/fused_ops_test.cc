@@ -1,0 +1,183 @@
+// tests/core/fused_ops_test.cc: each fused CPU kernel of core/fused_ops.h
+// against its composite ATen form, forward and backward: float32 within
+// float rounding, double within double rounding, bf16 within bf16 rounding;
+// gradients in double against central finite differences; and the kernels'
+// multi-threaded reductions against one thread.
+#include <gtest/gtest.h>
+
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include <functional>
+#include <vector>
+
+#include "core/fused_ops.h"
+
+namespace alro::core {
+namespace {
+
+using Op = std::function<at::Tensor(const std::vector<at::Tensor>&)>;
+
+// Output and input gradients of sum(op(inputs) * probe).
+struct Result {
+  at::Tensor out;
+  std::vector<at::Tensor> grads;
+};
+
+Result Run(const Op& op, const std::vector<at::Tensor>& inputs, const at::Tensor& probe) {
+  std::vector<at::Tensor> leaves;
+  for (const at::Tensor& t : inputs) {
+    leaves.push_back(t.is_floating_point() ? t.detach().clone().requires_grad_(true) : t);
+  }
+  const at::Tensor out = op(leaves);
+  std::vector<at::Tensor> diff;
+  for (const at::Tensor& t : leaves) {
+    if (t.requires_grad()) diff.push_back(t);
+  }
+  const auto grads = torch::autograd::grad({(out.to(at::kDouble) * probe).sum()}, diff);
+  return {out.detach(), std::vector<at::Tensor>(grads.begin(), grads.end())};
+}
+
+// Largest |a - b| relative to the largest |b| (at least 1e-3), in double.
+double RelDiff(const at::Tensor& a, const at::Tensor& b) {
+  const at::Tensor bd = b.to(at::kDouble);
+  const double scale = std::max(1e-3, bd.abs().max().item<double>());
+  return (a.to(at::kDouble) - bd).abs().max().item<double>() / scale;
+}
+
+void ExpectClose(const Op& fused, const Op& composite, const std::vector<at::Tensor>& inputs, double tol,
+                 const char* what) {
+  at::manual_seed(11);
+  const at::Tensor probe = at::randn(fused(inputs).sizes(), at::kDouble);
+  const Result a = Run(fused, inputs, probe), b = Run(composite, inputs, probe);
+  EXPECT_EQ(a.out.scalar_type(), b.out.scalar_type()) << what;
+  EXPECT_LE(RelDiff(a.out, b.out), tol) << what << ": forward";
+  ASSERT_EQ(a.grads.size(), b.grads.size());
+  for (size_t i = 0; i < a.grads.size(); ++i) {
+    EXPECT_EQ(a.grads[i].scalar_type(), b.grads[i].scalar_type()) << what << ": input " << i;
+    EXPECT_LE(RelDiff(a.grads[i], b.grads[i]), tol) << what << ": gradient of input " << i;
+  }
+}
+
+// The analytic gradient of sum(op * probe) in double against central
+// differences at every entry of every floating input (inputs kept small).
+void ExpectFiniteDifferences(const Op& op, const std::vector<at::Tensor>& inputs) {
+  at::manual_seed(12);
+  const at::Tensor probe = at::randn(op(inputs).sizes(), at::kDouble);
+  const Result analytic = Run(op, inputs, probe);
+  const double h = 1e-6;
+  size_t g = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].is_floating_point()) continue;
+    const at::Tensor grad = analytic.grads[g++].reshape({-1});
+    for (int64_t j = 0; j < inputs[i].numel(); ++j) {
+      std::vector<at::Tensor> plus = inputs, minus = inputs;
+      plus[i] = inputs[i].clone();
+      minus[i] = inputs[i].clone();
+      plus[i].view({-1})[j] += h;
+      minus[i].view({-1})[j] -= h;
+      const double numeric =
+          ((op(plus) * probe).sum().item<double>() - (op(minus) * probe).sum().item<double>()) / (2 * h);
+      EXPECT_NEAR(grad[j].item<double>(), numeric, 1e-6 * std::max(1.0, std::abs(numeric)))
+          << "input " << i << " entry " << j;
+    }
+  }
+}
+
+// RMSNorm in double: the composite casts to float32 (as Hugging Face does),
+// so the double reference is the same formula kept in double.
+at::Tensor RmsNormDouble(const at::Tensor& x, const at::Tensor& w, double eps) {
+  return x * at::rsqrt(x.pow(2).mean(-1, true) + eps) * w;
+}
+
+TEST(FusedOps, RmsNormMatchesCompositeInFloat32) {
+  at::manual_seed(1);
+  for (int64_t h : {64, 37}) {
+    const at::Tensor x = at::randn({3, 50, h}) * 3, w = at::randn({h});
+    ExpectClose([](const auto& in) { return RmsNormFused(in[0], in[1], 1e-5); },
+                [](const auto& in) { return RmsNormComposite(in[0], in[1], 1e-5); }, {x, w}, 2e-6, "rms_norm f32");
+  }
+}
+
+TEST(FusedOps, RmsNormMatchesDoubleReferenceAndFiniteDifferences) {
+  at::manual_seed(2);
+  const at::Tensor x = at::randn({4, 33}, at::kDouble), w = at::randn({33}, at::kDouble);
+  ExpectClose([](const auto& in) { return RmsNormFused(in[0], in[1], 1e-5); },
+              [](const auto& in) { return RmsNormDouble(in[0], in[1], 1e-5); }, {x, w}, 1e-13, "rms_norm f64");
+  ExpectFiniteDifferences([](const auto& in) { return RmsNormFused(in[0], in[1], 1e-5); },
+                          {x.narrow(0, 0, 2).contiguous(), w});
+}
+
+TEST(FusedOps, RmsNormMatchesCompositeInBfloat16) {
+  at::manual_seed(3);
+  const at::Tensor x = (at::randn({6, 40, 64}) * 2).to(at::kBFloat16), w = at::randn({64});
+  // bf16 rounding of the output (2^-8) and of the composite's intermediate
+  // gradients; the statistics are float32 in both.
+  ExpectClose([](const auto& in) { return RmsNormFused(in[0], in[1], 1e-5); },
+              [](const auto& in) { return RmsNormComposite(in[0], in[1], 1e-5); }, {x, w}, 2e-2, "rms_norm bf16");
+}
+
+TEST(FusedOps, RmsNormWeightGradientIsTheSameOnTwoThreads) {
+  at::manual_seed(4);
+  const at::Tensor x = at::randn({8, 512, 64}), w = at::randn({64});
+  const int threads = at::get_num_threads();
+  at::set_num_threads(2);
+  ExpectClose([](const auto& in) { return RmsNormFused(in[0], in[1], 1e-5); },
+              [](const auto& in) { return RmsNormComposite(in[0], in[1], 1e-5); }, {x, w}, 2e-6,
+              "rms_norm f32, 2 threads");
+  at::set_num_threads(threads);
+}
+
+TEST(FusedOps, SwiGluMatchesCompositeAndFiniteDifferences) {
+  at::manual_seed(5);
+  const at::Tensor g = at::randn({4, 30, 44}) * 3, u = at::randn({4, 30, 44});
+  const Op fused = [](const auto& in) { return SwiGluFused(in[0], in[1]); };
+  const Op composite = [](const auto& in) { return SwiGluComposite(in[0], in[1]); };
+  ExpectClose(fused, composite, {g, u}, 2e-6, "swiglu f32");
+  ExpectClose(fused, composite, {g.to(at::kDouble), u.to(at::kDouble)}, 1e-13, "swiglu f64");
+  ExpectClose(fused, composite, {g.to(at::kBFloat16), u.to(at::kBFloat16)}, 2e-2, "swiglu bf16");
+  ExpectFiniteDifferences(fused, {g.narrow(1, 0, 2).to(at::kDouble), u.narrow(1, 0, 2).to(at::kDouble)});
+}
+
+// A random [B, T, S] mask that leaves at least one key per query.
+at::Tensor RandomMask(int64_t b, int64_t t, int64_t s) {
+  at::Tensor mask = at::rand({b, t, s}) < 0.5;
+  mask.select(2, 0).fill_(false);
+  return mask;
+}
+
+at::Tensor Causal(int64_t t, int64_t start) {
+  return at::arange(start + t).unsqueeze(0) > at::arange(start, start + t).unsqueeze(1);
+}
+
+TEST(FusedOps, MaskedSoftmaxMatchesCompositeCausalAndPerRow) {
+  at::manual_seed(6);
+  const int64_t b = 3, kv = 2, group = 2, t = 17, d = 16;
+  const Op fused = [d](const auto& in) { return MaskedSoftmaxFused(in[0], in[1], d); };
+  const Op composite = [d](const auto& in) { return MaskedSoftmaxComposite(in[0], in[1], d); };
+  // Causal over a longer key range (decoding after a prefix of 5).
+  const at::Tensor scores = at::randn({b, kv, group * t, t + 5}) * 8;
+  ExpectClose(fused, composite, {scores, Causal(t, 5)}, 2e-6, "causal f32");
+  ExpectClose(fused, composite, {scores.to(at::kDouble), Causal(t, 5)}, 1e-13, "causal f64");
+  // Per-row masks (packed and tree-shaped rows).
+  const at::Tensor square = at::randn({b, kv, group * t, t}) * 8;
+  const at::Tensor mask = RandomMask(b, t, t);
+  ExpectClose(fused, composite, {square, mask}, 2e-6, "per-row f32");
+  ExpectClose(fused, composite, {square.to(at::kDouble), mask}, 1e-13, "per-row f64");
+  ExpectFiniteDifferences(fused, {at::randn({2, 1, 2 * 3, 4}, at::kDouble), RandomMask(2, 3, 4)});
+}
+
+TEST(FusedOps, MaskedSoftmaxGivesZeroProbabilityAndGradientToMaskedKeys) {
+  at::manual_seed(7);
+  const at::Tensor mask = Causal(9, 0);
+  const at::Tensor scores = (at::randn({2, 2, 18, 9}) * 4).requires_grad_(true);
+  const at::Tensor p = MaskedSoftmaxFused(scores, mask, 8);
+  p.backward(at::randn(p.sizes()));
+  const at::Tensor masked = mask.repeat({2, 1}).expand({2, 2, 18, 9});
+  EXPECT_EQ(p.masked_select(masked).abs().max().item<float>(), 0.0f);
+  EXPECT_EQ(scores.grad().masked_select(masked).abs().max().item<float>(), 0.0f);
+  EXPECT_LE((p.sum(-1) - 1).abs().max().item<float>(), 1e-6);
+}
+
+}  // namespace
+}  // namespace alro::core
