@@ -130,23 +130,19 @@ ProfilePhase::ProfilePhase(const char* name) {
 
 ProfilePhase::~ProfilePhase() = default;
 
-StepProfiler::StepProfiler(ProfileWindow window, std::string dir, int rank)
-    : window_(window), dir_(std::move(dir)), rank_(rank) {}
-
-StepProfiler::~StepProfiler() {
-  if (running_) legacy::disableProfilerLegacy();
-}
-
-void StepProfiler::BeforeStep(int64_t step) {
-  if (window_.empty() || step != window_.first || running_) return;
+OperatorProfile::OperatorProfile() {
   legacy::enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
-  running_ = true;
   start_us_ = NowUs();
 }
 
-absl::Status StepProfiler::AfterStep(int64_t step) {
-  if (!running_ || step != window_.last) return absl::OkStatus();
-  const double wall_us = NowUs() - start_us_;
+OperatorProfile::~OperatorProfile() {
+  if (running_) legacy::disableProfilerLegacy();
+}
+
+ProfileResult OperatorProfile::Finish() {
+  ProfileResult result;
+  if (!running_) return result;
+  result.wall_us = NowUs() - start_us_;
   legacy::thread_event_lists lists = legacy::disableProfilerLegacy();
   running_ = false;
   std::vector<ProfileEvent> events;
@@ -155,18 +151,37 @@ absl::Status StepProfiler::AfterStep(int64_t step) {
     for (ProfileEvent& e : ToProfileEvents(list)) events.push_back(std::move(e));
     for (legacy::LegacyEvent& e : list) all.push_back(&e);
   }
-  const std::vector<ProfileRow> rows = SummarizeProfile(events);
+  result.rows = SummarizeProfile(events);
+  std::ostringstream trace;
+  legacy::writeProfilerEventsToStream(trace, all);
+  result.chrome_trace = trace.str();
+  return result;
+}
+
+StepProfiler::StepProfiler(ProfileWindow window, std::string dir, int rank)
+    : window_(window), dir_(std::move(dir)), rank_(rank) {}
+
+StepProfiler::~StepProfiler() = default;
+
+void StepProfiler::BeforeStep(int64_t step) {
+  if (window_.empty() || step != window_.first || profile_) return;
+  profile_ = std::make_unique<OperatorProfile>();
+}
+
+absl::Status StepProfiler::AfterStep(int64_t step) {
+  if (!profile_ || step != window_.last) return absl::OkStatus();
+  const ProfileResult result = profile_->Finish();
+  profile_.reset();
   const int64_t steps = window_.last - window_.first + 1;
   const std::string base = absl::StrCat(dir_.empty() ? "." : dir_, "/profile.rank", rank_);
   ALRO_RETURN_IF_ERROR(MakeDirectories(dir_.empty() ? "." : dir_));
-  ALRO_RETURN_IF_ERROR(WriteFileAtomically(base + ".txt", FormatProfile(rows, wall_us, steps, rows.size())));
-  std::ostringstream trace;
-  legacy::writeProfilerEventsToStream(trace, all);
-  ALRO_RETURN_IF_ERROR(WriteFileAtomically(base + ".json", trace.str()));
+  ALRO_RETURN_IF_ERROR(
+      WriteFileAtomically(base + ".txt", FormatProfile(result.rows, result.wall_us, steps, result.rows.size())));
+  ALRO_RETURN_IF_ERROR(WriteFileAtomically(base + ".json", result.chrome_trace));
   if (rank_ == 0) {
     ALRO_LOG(INFO) << "profile of steps " << window_.first << "-" << window_.last << " (rank 0; all ranks wrote "
                    << base.substr(0, base.size() - 1) << "<R>.txt and .json):\n"
-                   << FormatProfile(rows, wall_us, steps, kConsoleRows);
+                   << FormatProfile(result.rows, result.wall_us, steps, kConsoleRows);
   }
   return absl::OkStatus();
 }

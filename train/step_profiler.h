@@ -13,6 +13,7 @@
 // that phase outside any operator (MPI waits, C++ bookkeeping).
 //
 //   StepProfiler profiler(*ParseProfileWindow("100:110"), dir, rank);
+//   (or, around any code: OperatorProfile p; ...; ProfileResult r = p.Finish();)
 //   profiler.BeforeStep(step_ + 1);  ...step...  profiler.AfterStep(step_);
 #pragma once
 
@@ -59,6 +60,31 @@ std::vector<ProfileRow> SummarizeProfile(const std::vector<ProfileEvent>& events
 /// self and total milliseconds and self share of `wall_us`.
 std::string FormatProfile(const std::vector<ProfileRow>& rows, double wall_us, int64_t steps, size_t top);
 
+/// What an OperatorProfile recorded.
+struct ProfileResult {
+  std::vector<ProfileRow> rows;  ///< every operator and phase, by self time
+  double wall_us = 0.0;          ///< from Start to Finish
+  std::string chrome_trace;      ///< chrome://tracing JSON of every call
+};
+
+/// LibTorch's profiler over the operators this thread (and the threads it
+/// hands work to) runs between construction and Finish(); the building
+/// block of StepProfiler and of core_decoder_bench --profile. One at a time.
+class OperatorProfile {
+ public:
+  OperatorProfile();
+  ~OperatorProfile();  ///< stops the profiler if Finish() was not called
+  OperatorProfile(const OperatorProfile&) = delete;
+  OperatorProfile& operator=(const OperatorProfile&) = delete;
+
+  /// Stops recording and summarises. Call once.
+  ProfileResult Finish();
+
+ private:
+  bool running_ = true;
+  double start_us_ = 0.0;
+};
+
 /// Scoped name of a trainer phase in the profile (a user scope of LibTorch's
 /// RecordFunction); costs nothing when no profiler runs.
 class ProfilePhase {
@@ -90,8 +116,7 @@ class StepProfiler {
   ProfileWindow window_;
   std::string dir_;
   int rank_;
-  bool running_ = false;
-  double start_us_ = 0.0;
+  std::unique_ptr<OperatorProfile> profile_;  ///< set while the window runs
 };
 
 }  // namespace alro::train

@@ -16,7 +16,7 @@
 // shared machine's speed drifts); the last table gives per-row medians and
 // the median of the per-round ratios.
 //
-// --profile PRESET instead profiles that preset's step (bench/core/op_profile.h):
+// --profile PRESET instead profiles that preset's step (train/step_profiler.h):
 // the operators by self time, per step and as a share of the step, at
 // --threads (default 1) for --iters steps; --trace FILE also writes a Chrome
 // trace (chrome://tracing, ui.perfetto.dev).
@@ -37,12 +37,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "bench/bench_timing.h"
-#include "bench/core/op_profile.h"
 #include "common/cpu_features.h"
+#include "common/file_util.h"
 #include "config/config_io.h"
 #include "config/model_size.h"
 #include "core/decoder.h"
 #include "nlohmann/json.hpp"
+#include "train/step_profiler.h"
 
 namespace alro::core {
 namespace {
@@ -133,14 +134,14 @@ int Profile(const std::string& preset, const std::string& dtype, int threads, in
   at::set_num_threads(threads);
   CppStep step(m, c->batch, c->seq);
   for (int i = 0; i < bench::kWarmupCalls; ++i) step();
-  bench::OpProfile profile(/*keep_events=*/!trace.empty());
+  train::OperatorProfile profile;
   for (int i = 0; i < iters; ++i) step();
-  profile.Stop();
-  std::printf("profile: %s %s, batch %ld x seq %ld, %d thread(s), %d step(s); self time per operator\n", c->preset,
-              dtype.c_str(), c->batch, c->seq, threads, iters);
-  profile.Print(stdout, top, iters);
+  const train::ProfileResult result = profile.Finish();
+  std::printf("profile: %s %s, batch %ld x seq %ld, %d thread(s); self time per operator\n", c->preset,
+              dtype.c_str(), c->batch, c->seq, threads);
+  std::fputs(train::FormatProfile(result.rows, result.wall_us, iters, static_cast<size_t>(top)).c_str(), stdout);
   if (!trace.empty()) {
-    const absl::Status written = profile.WriteChromeTrace(trace);
+    const absl::Status written = WriteFileAtomically(trace, result.chrome_trace);
     if (!written.ok()) {
       std::fprintf(stderr, "%s\n", std::string(written.message()).c_str());
       return 1;
