@@ -2,6 +2,7 @@
 #include "core/parallel_linear.h"
 
 #include "common/status.h"
+#include "core/compute_weight.h"
 #include "distributed/tensor_parallel.h"
 
 namespace alro::core {
@@ -14,8 +15,11 @@ at::Tensor RegisterAdapter(torch::nn::Module& parent, const std::string& name, a
   return holder->register_parameter("weight", std::move(value));
 }
 
-// x W^T in the dtype of x.
-at::Tensor Linear(const at::Tensor& x, const at::Tensor& w) { return at::matmul(x, w.to(x.scalar_type()).t()); }
+// x W^T in the dtype of x, on W's copy in that dtype (cast once per
+// optimizer step, not once per call). `route`: see ComputeWeight.
+at::Tensor Linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& route = at::Tensor()) {
+  return at::matmul(x, ComputeWeight(w, x.scalar_type(), route).t());
+}
 
 }  // namespace
 
@@ -48,9 +52,9 @@ at::Tensor ColumnParallelLinear::ForwardCopied(const at::Tensor& x) {
   at::Tensor y = Linear(x, weight_);
   if (!lora_.enabled()) return y;
   // A is replicated but each rank sees only its output rows of B, so each
-  // computes a partial gradient of A: Copy sums them in backward.
+  // computes a partial gradient of A: Copy sums them (in float32) in backward.
   const at::Tensor a = dist::CopyToTensorParallelRegion(lora_a_, tp_);
-  const at::Tensor h = Linear(LoraDropout(x, lora_.dropout, is_training(), rng_), a);
+  const at::Tensor h = Linear(LoraDropout(x, lora_.dropout, is_training(), rng_), lora_a_, a);
   return y + Linear(h, lora_b_) * lora_.scale();
 }
 

@@ -15,7 +15,7 @@
 //   to the reduced (replicated) result.
 //
 // Weights are float32 master weights; the matmuls run in the dtype of the
-// input (float32 or bfloat16), casting the weight on the fly.
+// input (float32 or bf16) on core/compute_weight.h's cast-once copies.
 #pragma once
 
 #include <cstdint>

@@ -2,6 +2,7 @@
 #include "core/vocab_parallel_embedding.h"
 
 #include "common/status.h"
+#include "core/compute_weight.h"
 #include "distributed/tensor_parallel.h"
 
 namespace alro::core {
@@ -21,7 +22,7 @@ VocabParallelEmbedding::VocabParallelEmbedding(int64_t vocab_size, int64_t hidde
 }
 
 at::Tensor VocabParallelEmbedding::Forward(const at::Tensor& tokens, at::ScalarType dtype) {
-  const at::Tensor w = weight_.to(dtype);
+  const at::Tensor w = ComputeWeight(weight_, dtype);
   if (tp_.size() == 1) return at::embedding(w, tokens);
   const at::Tensor in_shard = (tokens >= start_).logical_and(tokens < start_ + shard_);
   // Out-of-shard ids look up row 0 and are zeroed; their gradient is zero too.

@@ -11,7 +11,12 @@
 //     a PyTorch user trains in bf16) and the ratio C++ / Python.
 // bfloat16 rows run only on CPUs with native bf16 (common/cpu_features.h)
 // unless --bf16 1 forces them: elsewhere both sides emulate it, 8-20x slower
-// than float32, and the rows take minutes each.
+// than float32, and the rows take minutes each. With bf16 rows, a
+// "bf16-percast" row times alro's step with ComputeWeight's caching off (each
+// use casts its weight, as autocast does: the path before the cast-once
+// cache); it is compared with the Python time of the bf16 row of its round.
+// Every step bumps the weights' versions, as the optimizer's update would,
+// so the cast-once path pays its one cast per step.
 // The whole table is measured --rounds times (rows interleaved, since a
 // shared machine's speed drifts); the last table gives per-row medians and
 // the median of the per-round ratios.
@@ -22,6 +27,7 @@
 // trace (chrome://tracing, ui.perfetto.dev).
 //
 //   OMP_WAIT_POLICY=PASSIVE build/bench/core/core_decoder_bench [--iters 5] [--rounds 3] [--bf16 0|1]
+//       [--threads 1|2 (default both)]
 //   OMP_WAIT_POLICY=PASSIVE build/bench/core/core_decoder_bench --profile small [--threads 1] [--iters 5]
 //       [--top 30] [--trace small.json] [--dtype float32|bfloat16]
 #include <algorithm>
@@ -41,6 +47,7 @@
 #include "common/file_util.h"
 #include "config/config_io.h"
 #include "config/model_size.h"
+#include "core/compute_weight.h"
 #include "core/decoder.h"
 #include "nlohmann/json.hpp"
 #include "train/step_profiler.h"
@@ -70,7 +77,12 @@ class CppStep {
     params_ = model_.parameters();
   }
   void operator()() {
-    for (at::Tensor& p : params_) p.mutable_grad() = at::Tensor();
+    for (at::Tensor& p : params_) {
+      p.mutable_grad() = at::Tensor();
+      // What the optimizer's in-place update does to the version, without its
+      // arithmetic: a new bf16 copy is due each step (core/compute_weight.h).
+      p.unsafeGetTensorImpl()->bump_version();
+    }
     const at::Tensor logits = model_.LocalLogits(model_.Forward(tokens_)).view({batch_ * seq_, -1});
     at::nll_loss(at::log_softmax(logits, -1), targets_).backward();
   }
@@ -152,7 +164,7 @@ int Profile(const std::string& preset, const std::string& dtype, int threads, in
 }
 
 int Main(int argc, char** argv) {
-  int iters = 5, rounds = 3, threads = 1, top = 30;
+  int iters = 5, rounds = 3, only_threads = 0, top = 30;
   bool bf16_rows = !NativeBfloat16CpuFlag().empty();
   std::string profile, trace, dtype = "float32";
   for (int i = 1; i + 1 < argc; ++i) {
@@ -160,17 +172,20 @@ int Main(int argc, char** argv) {
     if (std::string(argv[i]) == "--rounds") rounds = std::max(1, std::atoi(argv[i + 1]));
     if (std::string(argv[i]) == "--bf16") bf16_rows = std::atoi(argv[i + 1]) != 0;
     if (std::string(argv[i]) == "--profile") profile = argv[i + 1];
-    if (std::string(argv[i]) == "--threads") threads = std::max(1, std::atoi(argv[i + 1]));
+    if (std::string(argv[i]) == "--threads") only_threads = std::max(0, std::atoi(argv[i + 1]));
     if (std::string(argv[i]) == "--top") top = std::max(1, std::atoi(argv[i + 1]));
     if (std::string(argv[i]) == "--trace") trace = argv[i + 1];
     if (std::string(argv[i]) == "--dtype") dtype = argv[i + 1];
   }
-  if (!profile.empty()) return Profile(profile, dtype, threads, iters, top, trace);
+  if (!profile.empty()) return Profile(profile, dtype, std::max(1, only_threads), iters, top, trace);
   std::printf("CPU bf16: %s; bfloat16 rows %s\n",
               NativeBfloat16CpuFlag().empty() ? "emulated (no avx512_bf16 or amx_bf16)" : NativeBfloat16CpuFlag().c_str(),
               bf16_rows ? "on" : "off (--bf16 1 forces them)");
   std::vector<const char*> dtypes = {"float32"};
-  if (bf16_rows) dtypes.push_back("bfloat16");
+  if (bf16_rows) {
+    dtypes.push_back("bfloat16");
+    dtypes.push_back("bf16-percast");
+  }
   struct Row {
     std::string name;
     std::vector<double> tokens_per_s, fraction, py_tokens_per_s, ratio;
@@ -188,14 +203,20 @@ int Main(int argc, char** argv) {
       m.preset = c.preset;
       const double flops_per_token = config::TrainingFlopsPerToken(m, c.seq);
       for (int threads : {1, 2}) {
+        if (only_threads != 0 && threads != only_threads) continue;
+        double bf16_py = -1.0;  // the bf16 row's Python time, for the percast row
         for (const char* dtype : dtypes) {
-          m.dtype = dtype;
+          const bool percast = std::string(dtype) == "bf16-percast";
+          m.dtype = percast ? "bfloat16" : dtype;
           const bool bf16 = m.dtype == "bfloat16";
           at::set_num_threads(threads);
           // The ceiling is float32 GEMM in both rows: MFU is quoted against it.
           const double matmul = MatmulGflops(iters);
+          SetComputeWeightCaching(!percast);
           const double cpp = CppStepSeconds(m, c.batch, c.seq, iters);
-          const double py = PythonStepSeconds(m, c.batch, c.seq, threads, iters, bf16);
+          SetComputeWeightCaching(true);
+          const double py = percast ? bf16_py : PythonStepSeconds(m, c.batch, c.seq, threads, iters, bf16);
+          if (bf16 && !percast) bf16_py = py;
           const double tokens = static_cast<double>(c.batch * c.seq);
           const double gflops = flops_per_token * tokens / cpp / 1e9;
           std::printf("%-6s %3d %-8s %5ld %5ld %11.0f %9.2f %11.2f %9.3f %11.0f %8.2f\n", c.preset, threads, dtype,
