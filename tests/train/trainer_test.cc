@@ -302,7 +302,8 @@ TEST(MpiTrainer, Bfloat16ComputeTracksFloat32) {
 // layout computes fewer tokens.
 TEST(MpiTrainer, SharedPrefixLayoutTrainsLikeTheUnsharedOne) {
   ASSERT_FALSE(DataDir().empty());
-  const std::pair<const char*, const char*> layouts[] = {{"never", "never"}, {"always", "never"}, {"never", "always"}};
+  const std::pair<const char*, const char*> layouts[] = {
+      {"never", "never"}, {"always", "never"}, {"never", "always"}};  // shared_prefix, pack_lists
   for (int tp : {1, 2}) {
     if (tp > WorldSize()) continue;
     SCOPED_TRACE(absl::StrCat("tp ", tp));
