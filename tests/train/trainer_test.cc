@@ -363,7 +363,8 @@ TEST(MpiTrainer, ProfileStepsWritesTheOperatorTable) {
 // layout computes fewer tokens.
 TEST(MpiTrainer, SharedPrefixLayoutTrainsLikeTheUnsharedOne) {
   ASSERT_FALSE(DataDir().empty());
-  const std::pair<const char*, const char*> layouts[] = {{"never", "never"}, {"always", "never"}, {"never", "always"}};
+  const std::pair<const char*, const char*> layouts[] = {
+      {"never", "never"}, {"always", "never"}, {"never", "always"}};  // shared_prefix, pack_lists
   for (int tp : {1, 2}) {
     if (tp > WorldSize()) continue;
     SCOPED_TRACE(absl::StrCat("tp ", tp));
