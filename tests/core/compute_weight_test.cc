@@ -26,6 +26,7 @@
 namespace alro::core {
 namespace {
 
+using testing::EnableLoraOnEveryProjection;
 using testing::MaxAbsDiff;
 using testing::RandomTokens;
 using testing::SmallTestModel;
@@ -77,12 +78,7 @@ TEST_P(MpiComputeWeight, CachedStepEqualsPerUseCast) {
   m.dtype = "bfloat16";
   m.activation_checkpointing = v.checkpointing;
   m.tie_embeddings = v.tied;
-  if (v.lora) {
-    m.lora.enabled = true;
-    m.lora.rank = 4;
-    m.lora.alpha = 8.0;
-    m.lora.targets = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
-  }
+  if (v.lora) EnableLoraOnEveryProjection(&m);
   dist::ProcessGrid grid = WorldGrid(WorldSize());
   StepResult result[2];
   for (int cached = 0; cached < 2; ++cached) {

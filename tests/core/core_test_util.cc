@@ -26,6 +26,13 @@ config::ModelConfig SmallTestModel() {
   return m;
 }
 
+void EnableLoraOnEveryProjection(config::ModelConfig* m) {
+  m->lora.enabled = true;
+  m->lora.rank = 4;
+  m->lora.alpha = 8.0;
+  m->lora.targets = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+}
+
 dist::ProcessGrid WorldGrid(int64_t tensor_parallel) {
   absl::StatusOr<dist::ProcessGrid> grid = dist::ProcessGrid::Create(MPI_COMM_WORLD, tensor_parallel);
   ALRO_CHECK_OK(grid.status());

@@ -23,6 +23,10 @@ namespace alro::core::testing {
 /// vocabulary of 251 so tp 2 and 4 pad it.
 config::ModelConfig SmallTestModel();
 
+/// Turns on LoRA (rank 4, alpha 8) on every projection of `m`: the adapter
+/// setup the LoRA, tensor-parallel and bf16 tests share.
+void EnableLoraOnEveryProjection(config::ModelConfig* m);
+
 /// MPI world size / rank (tests/support/mpi_world.h).
 using ::alro::testing::WorldRank;
 using ::alro::testing::WorldSize;

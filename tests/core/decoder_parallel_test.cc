@@ -16,6 +16,7 @@ namespace alro::core {
 namespace {
 
 using testing::FullLogits;
+using testing::EnableLoraOnEveryProjection;
 using testing::MaxAbsDiff;
 using testing::RandomTokens;
 using testing::SmallTestModel;
@@ -53,12 +54,7 @@ TEST_P(MpiDecoderParallelTest, MatchesUnshardedLogitsAndGradients) {
   const Variant v = GetParam();
   config::ModelConfig m = SmallTestModel();
   m.tie_embeddings = v.tie;
-  if (v.lora) {
-    m.lora.enabled = true;
-    m.lora.rank = 4;
-    m.lora.alpha = 8.0;
-    m.lora.targets = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
-  }
+  if (v.lora) EnableLoraOnEveryProjection(&m);
   dist::ProcessGrid single = dist::ProcessGrid::CreateSingleProcess();
   dist::ProcessGrid grid = WorldGrid(WorldSize());
   Decoder reference(m, single);
