@@ -59,11 +59,11 @@ at::Tensor Attention::Forward(const at::Tensor& x, const RotaryEmbedding& rope, 
     return positions.defined() ? rope.Apply(heads, positions) : rope.Apply(heads, start);
   };
   const at::Tensor xc = dist::CopyToTensorParallelRegion(x, tp_);
+  // Heads first, [B, heads, T, D]: the rotation writes q and k in that
+  // layout, and v's transposed view multiplies without a copy.
   const at::Tensor q = rotate(q_proj->ForwardCopied(xc).view({b, t, local_heads_, head_dim_}));
   at::Tensor k = rotate(k_proj->ForwardCopied(xc).view({b, t, local_kv_heads_, head_dim_}));
-  at::Tensor v = v_proj->ForwardCopied(xc).view({b, t, local_kv_heads_, head_dim_});
-  k = k.transpose(1, 2);
-  v = v.transpose(1, 2);
+  at::Tensor v = v_proj->ForwardCopied(xc).view({b, t, local_kv_heads_, head_dim_}).transpose(1, 2);
   if (cache != nullptr) {
     ALRO_CHECK(start + t <= cache->capacity(), "KV cache capacity ", cache->capacity(), " exceeded at ", start + t);
     cache->keys[layer].narrow(2, start, t).copy_(k);
@@ -71,7 +71,7 @@ at::Tensor Attention::Forward(const at::Tensor& x, const RotaryEmbedding& rope, 
     k = cache->keys[layer].narrow(2, 0, start + t);
     v = cache->values[layer].narrow(2, 0, start + t);
   }
-  const at::Tensor out = GroupedQueryAttention(q.transpose(1, 2), k, v, mask);  // [B, h, T, D]
+  const at::Tensor out = GroupedQueryAttention(q, k, v, mask);  // [B, h, T, D]
   return o_proj->Forward(out.transpose(1, 2).reshape({b, t, local_heads_ * head_dim_}));
 }
 

@@ -54,4 +54,17 @@ at::Tensor MaskedSoftmaxComposite(const at::Tensor& scores, const at::Tensor& ma
   return at::softmax(masked, -1).view(scores.sizes());
 }
 
+at::Tensor RotaryHeadsFirst(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  return UseFused(x) ? RotaryHeadsFirstFused(x, cos, sin) : RotaryHeadsFirstComposite(x, cos, sin);
+}
+
+at::Tensor RotaryHeadsFirstComposite(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const int64_t half = x.size(-1) / 2;
+  const at::Tensor c = cos.unsqueeze(2).to(x.scalar_type());  // [B or 1, T, 1, half] against x's heads
+  const at::Tensor s = sin.unsqueeze(2).to(x.scalar_type());
+  const at::Tensor x1 = x.narrow(-1, 0, half);
+  const at::Tensor x2 = x.narrow(-1, half, half);
+  return at::cat({x1 * c - x2 * s, x2 * c + x1 * s}, -1).transpose(1, 2);
+}
+
 }  // namespace alro::core

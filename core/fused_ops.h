@@ -1,5 +1,6 @@
 // core/fused_ops.h: single-pass CPU kernels for the decoder's non-matmul work
-// (RMSNorm, SwiGLU's silu(gate) * up, attention's scale-mask-softmax), each a
+// (RMSNorm, SwiGLU's silu(gate) * up, attention's scale-mask-softmax, the
+// rotary embedding with attention's heads-first layout), each a
 // torch::autograd::Function with a hand-written backward, and the composite
 // ATen formulas they replace.
 //
@@ -11,7 +12,8 @@
 // double, for finite-difference tests). Their results equal the composites'
 // up to float rounding order.
 //
-// The dispatching entry points (RmsNorm, SwiGlu, MaskedSoftmax) run the fused
+// The dispatching entry points (RmsNorm, SwiGlu, MaskedSoftmax,
+// RotaryHeadsFirst) run the fused
 // kernel on CPU tensors unless ALRO_FUSED_KERNELS=0, and the composite on
 // every other device (CUDA under LibTorch 2.x) or when switched off.
 #pragma once
@@ -51,5 +53,15 @@ at::Tensor MaskedSoftmax(const at::Tensor& scores, const at::Tensor& mask, int64
 at::Tensor MaskedSoftmaxComposite(const at::Tensor& scores, const at::Tensor& mask, int64_t head_dim);
 /// The fused CPU kernel of MaskedSoftmax.
 at::Tensor MaskedSoftmaxFused(const at::Tensor& scores, const at::Tensor& mask, int64_t head_dim);
+
+/// The rotary embedding's "rotate half" of x [B, T, heads, D] (D even) by the
+/// angle rows cos, sin (float32 [B or 1, T, D/2]: token (b, t)'s rows), in
+/// the heads-first layout attention multiplies in: [B, heads, T, D], x's
+/// dtype. For x = [x1, x2]: [x1 cos - x2 sin, x2 cos + x1 sin].
+at::Tensor RotaryHeadsFirst(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+/// The composite form of RotaryHeadsFirst (a transposed view, not contiguous).
+at::Tensor RotaryHeadsFirstComposite(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+/// The fused CPU kernel of RotaryHeadsFirst (contiguous output).
+at::Tensor RotaryHeadsFirstFused(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 
 }  // namespace alro::core

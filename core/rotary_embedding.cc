@@ -1,24 +1,13 @@
 // core/rotary_embedding.cc: RoPE tables (computed in double) and rotation at
-// contiguous or explicit per-token positions.
+// contiguous or explicit per-token positions (the rotation itself is
+// RotaryHeadsFirst, core/fused_ops.h).
 #include "core/rotary_embedding.h"
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "core/fused_ops.h"
 
 namespace alro::core {
-namespace {
-
-// The "rotate half" rotation of x [B, T, heads, 2 * half] by angle tables
-// that broadcast against [B, T, 1, half].
-at::Tensor RotateHalf(const at::Tensor& x, const at::Tensor& cos_table, const at::Tensor& sin_table, int64_t half) {
-  const at::Tensor cos = cos_table.to(x.scalar_type());
-  const at::Tensor sin = sin_table.to(x.scalar_type());
-  const at::Tensor x1 = x.narrow(-1, 0, half);
-  const at::Tensor x2 = x.narrow(-1, half, half);
-  return at::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
-}
-
-}  // namespace
 
 RotaryEmbedding::RotaryEmbedding(int64_t head_dim, int64_t max_positions, double theta, c10::Device device)
     : head_dim_(head_dim), max_positions_(max_positions) {
@@ -35,8 +24,7 @@ at::Tensor RotaryEmbedding::Apply(const at::Tensor& x, int64_t start) const {
   ALRO_CHECK(start >= 0 && start + t <= max_positions_, "positions [", start, ", ", start + t,
              ") exceed model.max_seq_len ", max_positions_);
   const int64_t half = head_dim_ / 2;
-  return RotateHalf(x, cos_.narrow(0, start, t).view({1, t, 1, half}), sin_.narrow(0, start, t).view({1, t, 1, half}),
-                    half);
+  return RotaryHeadsFirst(x, cos_.narrow(0, start, t).view({1, t, half}), sin_.narrow(0, start, t).view({1, t, half}));
 }
 
 at::Tensor RotaryEmbedding::Apply(const at::Tensor& x, const at::Tensor& positions) const {
@@ -46,8 +34,8 @@ at::Tensor RotaryEmbedding::Apply(const at::Tensor& x, const at::Tensor& positio
   // The same table rows as the contiguous form: a token at position p gets
   // bit-identical cos/sin whichever form computed it.
   const at::Tensor index = positions.reshape({-1});
-  return RotateHalf(x, cos_.index_select(0, index).view({b, t, 1, half}),
-                    sin_.index_select(0, index).view({b, t, 1, half}), half);
+  return RotaryHeadsFirst(x, cos_.index_select(0, index).view({b, t, half}),
+                          sin_.index_select(0, index).view({b, t, half}));
 }
 
 }  // namespace alro::core

@@ -19,12 +19,14 @@ class RotaryEmbedding {
   RotaryEmbedding(int64_t head_dim, int64_t max_positions, double theta, c10::Device device);
 
   /// Rotates x [B, T, heads, head_dim] whose token t sits at position
-  /// start + t. The result has x's dtype.
+  /// start + t. The result is heads first, [B, heads, T, head_dim] (the
+  /// layout attention multiplies in), in x's dtype.
   at::Tensor Apply(const at::Tensor& x, int64_t start) const;
 
   /// Rotates x [B, T, heads, head_dim] whose token (b, t) sits at position
   /// positions[b][t] (int64 [B, T], each in [0, max_positions)): rows that
   /// pack several sequences, each branch at the positions it has alone.
+  /// Heads first, as the other form.
   at::Tensor Apply(const at::Tensor& x, const at::Tensor& positions) const;
 
   int64_t max_positions() const { return max_positions_; }

@@ -179,5 +179,29 @@ TEST(FusedOps, MaskedSoftmaxGivesZeroProbabilityAndGradientToMaskedKeys) {
   EXPECT_LE((p.sum(-1) - 1).abs().max().item<float>(), 1e-6);
 }
 
+TEST(FusedOps, RotaryHeadsFirstMatchesCompositeAndFiniteDifferences) {
+  at::manual_seed(8);
+  // head_dim 12: halves of 6, not a multiple of any vector width.
+  const int64_t b = 3, t = 11, h = 5, d = 12;
+  const at::Tensor x = at::randn({b, t, h, d}) * 2;
+  const at::Tensor angles = at::rand({b, t, d / 2}) * 6.3;
+  // Per-row tables (packed rows at explicit positions), then one table for
+  // the whole batch (contiguous positions).
+  for (const at::Tensor& a : {angles, angles.narrow(0, 0, 1)}) {
+    const at::Tensor cos = a.cos(), sin = a.sin();
+    const Op fused = [cos, sin](const auto& in) { return RotaryHeadsFirstFused(in[0], cos, sin); };
+    const Op composite = [cos, sin](const auto& in) { return RotaryHeadsFirstComposite(in[0], cos, sin); };
+    const at::Tensor out = fused({x});
+    EXPECT_EQ(out.sizes(), (std::vector<int64_t>{b, h, t, d}));
+    EXPECT_TRUE(out.is_contiguous());
+    ExpectClose(fused, composite, {x}, 2e-6, "rotary f32");
+    ExpectClose(fused, composite, {x.to(at::kDouble)}, 1e-13, "rotary f64");
+    // The composite rounds cos and sin to bf16 and every product; the fused
+    // kernel rounds once.
+    ExpectClose(fused, composite, {x.to(at::kBFloat16)}, 2e-2, "rotary bf16");
+    ExpectFiniteDifferences(fused, {x.narrow(2, 0, 1).to(at::kDouble)});
+  }
+}
+
 }  // namespace
 }  // namespace alro::core

@@ -34,7 +34,9 @@ TEST(PackedForward, RopeAtExplicitPositionsEqualsContiguousPositions) {
   const at::Tensor got = rope.Apply(x, mixed);
   for (int64_t t = 0; t < 5; ++t) {
     const int64_t p = mixed[1][t].item<int64_t>();
-    EXPECT_TRUE(at::equal(got[1][t], rope.Apply(x.narrow(0, 1, 1).narrow(1, t, 1), p)[0][0])) << "token " << t;
+    // Heads first: [B, heads, T, D].
+    EXPECT_TRUE(at::equal(got[1].select(1, t), rope.Apply(x.narrow(0, 1, 1).narrow(1, t, 1), p)[0].select(1, 0)))
+        << "token " << t;
   }
 }
 
