@@ -2,12 +2,15 @@
 // pass per row forward and one backward (the composite runs div,
 // masked_fill, softmax and their three backward kernels, each a full pass
 // over the [B, H, T, S] scores with its own allocation). Masked entries are
-// never exponentiated: under a causal mask that is half of them.
+// never exponentiated: under a causal mask that is half of them. The row
+// kernels are cloned per ISA (ALRO_VECTOR_CLONES, core/fused_math.h).
 //
 // Forward per row: v = x / sqrt(d) where unmasked, p = exp(v - max) / sum.
 // Backward:        dx = p * (dp - sum(p * dp)) / sqrt(d)   (0 where masked).
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <vector>
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -20,66 +23,110 @@
 namespace alro::core {
 namespace {
 
-// Where row r of the [B, KV, G * T, S] scores finds its mask row.
+// Where row r of the [B, KV, G * T, S] scores finds its mask row, and the
+// span [lo, hi) of that mask row from its first to its last unmasked key
+// (under a causal mask, query i's span is [0, i + 1)). Keys outside the span
+// get probability 0 without being exponentiated.
 struct MaskRows {
   const bool* data;
+  const int64_t* spans;  // lo, hi per mask row (forward only)
   int64_t t, s, rows_per_batch;  // rows_per_batch = KV * G * T
   bool per_batch;
-  const bool* Row(int64_t r) const {
-    const int64_t b = per_batch ? r / rows_per_batch : 0;
-    return data + (b * t + r % t) * s;
-  }
+  int64_t Index(int64_t r) const { return (per_batch ? r / rows_per_batch : 0) * t + r % t; }
 };
 
-int64_t RowGrain(int64_t width) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)); }
+// The mask rows of scores x [B, KV, G * T, S] under a contiguous mask m.
+MaskRows RowsOf(const at::Tensor& x, const at::Tensor& m, const int64_t* spans) {
+  return {m.data_ptr<bool>(), spans, m.size(-2), m.size(-1), x.size(1) * x.size(2), m.dim() == 3};
+}
+
+// The span of each mask row (mask_rows rows of s keys); lo = hi when the
+// whole row is masked.
+std::vector<int64_t> UnmaskedSpans(const bool* mask, int64_t mask_rows, int64_t s) {
+  std::vector<int64_t> spans(static_cast<size_t>(2 * mask_rows));
+  for (int64_t i = 0; i < mask_rows; ++i) {
+    const bool* m = mask + i * s;
+    int64_t lo = 0, hi = s;
+    while (lo < s && m[lo]) ++lo;
+    while (hi > lo && m[hi - 1]) --hi;
+    spans[2 * i] = lo;
+    spans[2 * i + 1] = hi;
+  }
+  return spans;
+}
+
+// Rows [begin, end) of the forward. Each row's span is scaled and masked into
+// a scratch row padded with -inf to a multiple of kLanes, so the max and the
+// exp run over whole vectors.
+template <typename scalar_t>
+ALRO_VECTOR_CLONES void ForwardRows(const scalar_t* xp, const MaskRows& mask, scalar_t scale, scalar_t* yp,
+                                    int64_t begin, int64_t end) {
+  const int64_t s = mask.s;
+  const scalar_t neg_inf = -std::numeric_limits<scalar_t>::infinity();
+  // A product instead of a division per element: exact when head_dim is a
+  // power of 4 (16, 64, 256), within 1 ulp of the composite's division
+  // otherwise.
+  const scalar_t inv_scale = scalar_t(1) / scale;
+  std::vector<scalar_t> scratch(static_cast<size_t>(fused_math::PaddedWidth(s)));
+  scalar_t* __restrict buf = scratch.data();
+  for (int64_t r = begin; r < end; ++r) {
+    const scalar_t* __restrict xr = xp + r * s;
+    scalar_t* __restrict yr = yp + r * s;
+    const int64_t row = mask.Index(r);
+    const int64_t lo = mask.spans[2 * row], hi = mask.spans[2 * row + 1];
+    if (lo == hi) {
+      // Every key masked: NaN, as the composite's softmax of all -inf.
+      for (int64_t j = 0; j < s; ++j) yr[j] = std::numeric_limits<scalar_t>::quiet_NaN();
+      continue;
+    }
+    // Byte loads: GCC does not vectorise a select on a bool load.
+    const uint8_t* __restrict m = reinterpret_cast<const uint8_t*>(mask.data + row * s) + lo;
+    const int64_t w = hi - lo, padded = fused_math::PaddedWidth(w);
+    for (int64_t j = 0; j < w; ++j) buf[j] = m[j] != 0 ? neg_inf : xr[lo + j] * inv_scale;
+    for (int64_t j = w; j < padded; ++j) buf[j] = neg_inf;
+    const scalar_t max = fused_math::MaxPadded(buf, padded);
+    const scalar_t inv = scalar_t(1) / fused_math::ExpShiftedSumPadded(buf, padded, max);
+    for (int64_t j = 0; j < lo; ++j) yr[j] = 0;
+    for (int64_t j = 0; j < w; ++j) yr[lo + j] = buf[j] * inv;
+    for (int64_t j = hi; j < s; ++j) yr[j] = 0;
+  }
+}
+
+// Rows [begin, end) of the backward, over whole rows: masked keys get
+// gradient 0 whatever the upstream gradient (as masked_fill's backward
+// gives; also for a fully masked row, whose probabilities are NaN).
+template <typename scalar_t>
+ALRO_VECTOR_CLONES void BackwardRows(const scalar_t* dyp, const scalar_t* yp, const MaskRows& mask, scalar_t scale,
+                                     scalar_t* dxp, int64_t begin, int64_t end) {
+  const int64_t s = mask.s;
+  const scalar_t inv_scale = scalar_t(1) / scale;
+  for (int64_t r = begin; r < end; ++r) {
+    const scalar_t* __restrict dyr = dyp + r * s;
+    const scalar_t* __restrict yr = yp + r * s;
+    scalar_t* __restrict dxr = dxp + r * s;
+    const uint8_t* __restrict m = reinterpret_cast<const uint8_t*>(mask.data + mask.Index(r) * s);
+    const scalar_t dot = fused_math::Dot(yr, dyr, s);
+    for (int64_t j = 0; j < s; ++j) dxr[j] = m[j] != 0 ? scalar_t(0) : yr[j] * (dyr[j] - dot) * inv_scale;
+  }
+}
 
 template <typename scalar_t>
 void ForwardKernel(const at::Tensor& x, const MaskRows& mask, scalar_t scale, at::Tensor& y) {
   const int64_t s = x.size(-1), rows = x.numel() / s;
   const scalar_t* xp = x.data_ptr<scalar_t>();
   scalar_t* yp = y.data_ptr<scalar_t>();
-  at::parallel_for(0, rows, RowGrain(s), [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const scalar_t* xr = xp + r * s;
-      scalar_t* yr = yp + r * s;
-      const bool* m = mask.Row(r);
-      // Masked entries become -inf, so they take no part in the max and
-      // exponentiate to exactly 0.
-      const scalar_t neg_inf = -std::numeric_limits<scalar_t>::infinity();
-      for (int64_t j = 0; j < s; ++j) yr[j] = m[j] ? neg_inf : xr[j] / scale;
-      scalar_t maxes[8] = {neg_inf, neg_inf, neg_inf, neg_inf, neg_inf, neg_inf, neg_inf, neg_inf};
-      int64_t j = 0;
-      for (; j + 8 <= s; j += 8) {
-        for (int k = 0; k < 8; ++k) maxes[k] = std::max(maxes[k], yr[j + k]);
-      }
-      scalar_t max = neg_inf;
-      for (; j < s; ++j) max = std::max(max, yr[j]);
-      for (int k = 0; k < 8; ++k) max = std::max(max, maxes[k]);
-      for (j = 0; j < s; ++j) yr[j] = fused_math::Exp(yr[j] - max);
-      const scalar_t sum = fused_math::Sum(yr, s);
-      // A row with every key masked gives NaN, as the composite's softmax
-      // of all -inf does.
-      const scalar_t inv = scalar_t(1) / sum;
-      for (int64_t j = 0; j < s; ++j) yr[j] *= inv;
-    }
-  });
+  at::parallel_for(0, rows, fused_math::RowGrain(s),
+                   [&](int64_t begin, int64_t end) { ForwardRows(xp, mask, scale, yp, begin, end); });
 }
 
 template <typename scalar_t>
-void BackwardKernel(const at::Tensor& dy, const at::Tensor& y, scalar_t scale, at::Tensor& dx) {
+void BackwardKernel(const at::Tensor& dy, const at::Tensor& y, const MaskRows& mask, scalar_t scale, at::Tensor& dx) {
   const int64_t s = y.size(-1), rows = y.numel() / s;
   const scalar_t* dyp = dy.data_ptr<scalar_t>();
   const scalar_t* yp = y.data_ptr<scalar_t>();
   scalar_t* dxp = dx.data_ptr<scalar_t>();
-  at::parallel_for(0, rows, RowGrain(s), [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const scalar_t* dyr = dyp + r * s;
-      const scalar_t* yr = yp + r * s;
-      scalar_t* dxr = dxp + r * s;
-      const scalar_t dot = fused_math::Dot(yr, dyr, s);
-      for (int64_t j = 0; j < s; ++j) dxr[j] = yr[j] * (dyr[j] - dot) / scale;
-    }
-  });
+  at::parallel_for(0, rows, fused_math::RowGrain(s),
+                   [&](int64_t begin, int64_t end) { BackwardRows(dyp, yp, mask, scale, dxp, begin, end); });
 }
 
 class MaskedSoftmaxFunction : public torch::autograd::Function<MaskedSoftmaxFunction> {
@@ -97,23 +144,27 @@ class MaskedSoftmaxFunction : public torch::autograd::Function<MaskedSoftmaxFunc
     const at::Tensor x = scores.contiguous();
     const at::Tensor m = mask.contiguous();
     at::Tensor y = at::empty_like(x);
-    const MaskRows rows{m.data_ptr<bool>(), t, s, scores.size(1) * scores.size(2), mask.dim() == 3};
+    const std::vector<int64_t> spans = UnmaskedSpans(m.data_ptr<bool>(), m.numel() / s, s);
+    const MaskRows rows = RowsOf(x, m, spans.data());
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "MaskedSoftmaxFused", [&] {
       ForwardKernel<scalar_t>(x, rows, static_cast<scalar_t>(std::sqrt(static_cast<double>(head_dim))), y);
     });
-    ctx->save_for_backward({y});
+    ctx->save_for_backward({y, m});
     ctx->saved_data["head_dim"] = head_dim;
     return y;
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
-    const at::Tensor y = ctx->get_saved_variables()[0];
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& y = saved[0];
+    const at::Tensor& m = saved[1];
     const at::Tensor dy = grads[0].contiguous();
+    const MaskRows rows = RowsOf(y, m, nullptr);
     const double head_dim = static_cast<double>(ctx->saved_data["head_dim"].toInt());
     at::Tensor dx = at::empty_like(y);
     AT_DISPATCH_FLOATING_TYPES(y.scalar_type(), "MaskedSoftmaxFusedBackward", [&] {
-      BackwardKernel<scalar_t>(dy, y, static_cast<scalar_t>(std::sqrt(head_dim)), dx);
+      BackwardKernel<scalar_t>(dy, y, rows, static_cast<scalar_t>(std::sqrt(head_dim)), dx);
     });
     return {dx, at::Tensor(), at::Tensor()};
   }

@@ -1,8 +1,10 @@
-// core/fused_math.h: scalar helpers of the fused CPU kernels
-// (core/fused_*.cc) written so that GCC and Clang vectorise the loops that
-// call them without -ffast-math (core/CMakeLists.txt compiles those files
-// with -O3 -fno-trapping-math): a branch-free float exp (std::exp is a libm
-// call and keeps a loop scalar) and multi-accumulator sums.
+// core/fused_math.h: helpers of the fused CPU kernels (core/fused_*.cc),
+// written so that GCC and Clang vectorise the loops that call them without
+// -ffast-math (core/CMakeLists.txt compiles those files with -O3
+// -fno-trapping-math): the per-ISA clones of the row kernels
+// (ALRO_VECTOR_CLONES), a branch-free float exp (std::exp is a libm call and
+// keeps a loop scalar), multi-accumulator sums, a vectorisable max, and the
+// parallel grain of the kernels.
 #pragma once
 
 #include <algorithm>
@@ -11,13 +13,68 @@
 #include <cstring>
 #include <limits>
 
+/// Compiles the function it precedes three times, for baseline x86-64
+/// (SSE2), x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512), and lets the
+/// dynamic loader pick one for the CPU (an ifunc, resolved once at load
+/// time). alro builds without -march, so that one binary runs on every node
+/// of a cluster; without the clones GCC vectorises with SSE2 only, 4 floats
+/// wide and without FMA.
+///
+/// Expands to nothing where the clones are not available: on compilers other
+/// than GCC >= 11 (the first with the x86-64-v3/v4 names; Clang 14 rejects
+/// target_clones on function templates, and every kernel is one), off
+/// x86-64, and off ELF (ifuncs are an ELF feature: macOS and Windows lack
+/// them), or when ALRO_NO_VECTOR_CLONES is defined. The kernels are then the
+/// same code at the build's ISA.
+///
+/// Numerics: each clone is deterministic, but the clones round differently
+/// from one another (FMA contraction in v3 and v4, and a different order of
+/// the interleaved sums' final additions), so results differ between CPUs
+/// by float rounding (a few ulp), not between runs on one CPU.
+#if !defined(ALRO_NO_VECTOR_CLONES) && defined(__x86_64__) && defined(__ELF__) && !defined(__clang__) && \
+    defined(__GNUC__) && __GNUC__ >= 11
+#define ALRO_VECTOR_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define ALRO_VECTOR_CLONES
+#endif
+
+/// Forces a helper below into its caller. A cloned kernel runs its ISA only
+/// in its own body: a helper left out of line is compiled once, for the
+/// build's baseline ISA (GCC inlines a baseline function into an AVX2 clone,
+/// but at -O3 it declined for the larger helpers).
+#if defined(__GNUC__) || defined(__clang__)
+#define ALRO_FUSED_INLINE inline __attribute__((always_inline))
+#else
+#define ALRO_FUSED_INLINE inline
+#endif
+
 namespace alro::core::fused_math {
+
+/// Lanes of a padded row: 16 floats fill one AVX-512 register, two AVX2 and
+/// four SSE registers, so loops over whole blocks of kLanes have no scalar
+/// tail at any of the clones' widths.
+constexpr int64_t kLanes = 16;
+
+/// n rounded up to a multiple of kLanes.
+inline int64_t PaddedWidth(int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
+
+/// Elements a thread must get before a kernel's parallel_for splits: below
+/// this, waking a second OpenMP thread (a futex wake-up under alro's
+/// OMP_WAIT_POLICY=PASSIVE) costs more than the thread saves. Measured with
+/// core_fused_ops_bench (docs/performance.md, "Where the time goes").
+constexpr int64_t kMinElementsPerThread = 32768;
+
+/// The parallel_for grain, in rows, for rows of `width` elements.
+inline int64_t RowGrain(int64_t width) {
+  return std::max<int64_t>(1, kMinElementsPerThread / std::max<int64_t>(1, width));
+}
 
 /// exp(x) for float within 2 ulp over the float range (Cephes' expf:
 /// x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial in r, then 2^n);
-/// returns 0 below -87.3365 (no denormals) and +inf above 88.3763 (where
-/// 2^n would overflow; exp there is within a factor 1.5 of FLT_MAX).
-inline float Exp(float x) {
+/// returns 0 below -87.3365 (no denormals; also for x = -inf) and +inf
+/// above 88.3763 (where 2^n would overflow; exp there is within a factor 1.5
+/// of FLT_MAX).
+ALRO_FUSED_INLINE float Exp(float x) {
   const bool under = x < -87.3365f, over = x > 88.3762626f;
   x = std::min(std::max(x, -87.3365f), 88.3762626f);
   // Round x / ln2 to the nearest integer: adding 1.5 * 2^23 rounds in the FPU.
@@ -38,34 +95,130 @@ inline float Exp(float x) {
 }
 
 /// exp in double: std::exp (double runs only in tests).
-inline double Exp(double x) { return std::exp(x); }
+ALRO_FUSED_INLINE double Exp(double x) { return std::exp(x); }
 
-/// sum of a[0..n) with eight interleaved accumulators, so the loop vectorises
-/// (the order of additions differs from a sequential sum by rounding only).
+/// sum of a[0..n) with kLanes interleaved accumulators, so the loop
+/// vectorises at every clone's width (the order of additions differs from a
+/// sequential sum by rounding only).
 template <typename T>
-T Sum(const T* a, int64_t n) {
-  T acc[8] = {};
+ALRO_FUSED_INLINE T Sum(const T* a, int64_t n) {
+  T acc[kLanes] = {};
   int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    for (int k = 0; k < 8; ++k) acc[k] += a[j + k];
+  for (; j + kLanes <= n; j += kLanes) {
+    for (int64_t k = 0; k < kLanes; ++k) acc[k] += a[j + k];
   }
   T s = 0;
   for (; j < n; ++j) s += a[j];
-  for (int k = 0; k < 8; ++k) s += acc[k];
+  for (int64_t k = 0; k < kLanes; ++k) s += acc[k];
   return s;
 }
 
 /// sum of a[j] * b[j], vectorised as Sum.
 template <typename T>
-T Dot(const T* a, const T* b, int64_t n) {
-  T acc[8] = {};
+ALRO_FUSED_INLINE T Dot(const T* a, const T* b, int64_t n) {
+  T acc[kLanes] = {};
   int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    for (int k = 0; k < 8; ++k) acc[k] += a[j + k] * b[j + k];
+  for (; j + kLanes <= n; j += kLanes) {
+    for (int64_t k = 0; k < kLanes; ++k) acc[k] += a[j + k] * b[j + k];
   }
   T s = 0;
   for (; j < n; ++j) s += a[j] * b[j];
-  for (int k = 0; k < 8; ++k) s += acc[k];
+  for (int64_t k = 0; k < kLanes; ++k) s += acc[k];
+  return s;
+}
+
+/// sum of a[j]^2 in the accumulation type A, interleaved as Sum (a may be
+/// narrower than A, e.g. bf16).
+template <typename A, typename T>
+ALRO_FUSED_INLINE A SumSquares(const T* a, int64_t n) {
+  A acc[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    for (int64_t k = 0; k < kLanes; ++k) {
+      const A v = static_cast<A>(a[j + k]);
+      acc[k] += v * v;
+    }
+  }
+  A s = 0;
+  for (; j < n; ++j) {
+    const A v = static_cast<A>(a[j]);
+    s += v * v;
+  }
+  for (int64_t k = 0; k < kLanes; ++k) s += acc[k];
+  return s;
+}
+
+/// sum of a[j] * w[j] * b[j] in the accumulation type A (w already in A),
+/// interleaved as Sum.
+template <typename A, typename T>
+ALRO_FUSED_INLINE A Dot3(const T* a, const A* w, const T* b, int64_t n) {
+  A acc[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    for (int64_t k = 0; k < kLanes; ++k) acc[k] += static_cast<A>(a[j + k]) * w[j + k] * static_cast<A>(b[j + k]);
+  }
+  A s = 0;
+  for (; j < n; ++j) s += static_cast<A>(a[j]) * w[j] * static_cast<A>(b[j]);
+  for (int64_t k = 0; k < kLanes; ++k) s += acc[k];
+  return s;
+}
+
+/// The float's bits as an int32 that orders as the float does (negative
+/// floats' magnitude bits flipped): an integer max vectorises, while GCC
+/// keeps a float max reduction scalar unless -ffinite-math-only.
+ALRO_FUSED_INLINE int32_t OrderedBits(float x) {
+  int32_t i;
+  std::memcpy(&i, &x, sizeof(i));
+  return i ^ ((i >> 31) & 0x7fffffff);
+}
+
+/// The inverse of OrderedBits.
+ALRO_FUSED_INLINE float FromOrderedBits(int32_t i) {
+  i ^= (i >> 31) & 0x7fffffff;
+  float x;
+  std::memcpy(&x, &i, sizeof(x));
+  return x;
+}
+
+/// max of a[0..n), n a multiple of kLanes; -inf for n = 0. A NaN of either
+/// sign in a can give NaN or be skipped (the callers then compute NaN from
+/// it anyway).
+ALRO_FUSED_INLINE float MaxPadded(const float* a, int64_t n) {
+  int32_t acc[kLanes];
+  for (int64_t k = 0; k < kLanes; ++k) acc[k] = OrderedBits(-std::numeric_limits<float>::infinity());
+  for (int64_t j = 0; j < n; j += kLanes) {
+    for (int64_t k = 0; k < kLanes; ++k) {
+      const int32_t v = OrderedBits(a[j + k]);
+      acc[k] = acc[k] < v ? v : acc[k];
+    }
+  }
+  int32_t m = acc[0];
+  for (int64_t k = 1; k < kLanes; ++k) m = m < acc[k] ? acc[k] : m;
+  return FromOrderedBits(m);
+}
+
+/// max of a[0..n) in double (tests only: no need to vectorise).
+ALRO_FUSED_INLINE double MaxPadded(const double* a, int64_t n) {
+  double m = -std::numeric_limits<double>::infinity();
+  for (int64_t j = 0; j < n; ++j) m = std::max(m, a[j]);
+  return m;
+}
+
+/// a[j] = exp(a[j] - shift) over a[0..n), n a multiple of kLanes, and their
+/// sum (interleaved as Sum). Whole blocks only, so short rows pay no scalar
+/// exp tail: pad a row with -inf, which exponentiates to exactly 0.
+template <typename T>
+ALRO_FUSED_INLINE T ExpShiftedSumPadded(T* a, int64_t n, T shift) {
+  T acc[kLanes] = {};
+  for (int64_t j = 0; j < n; j += kLanes) {
+    for (int64_t k = 0; k < kLanes; ++k) {
+      const T e = Exp(a[j + k] - shift);
+      a[j + k] = e;
+      acc[k] += e;
+    }
+  }
+  T s = 0;
+  for (int64_t k = 0; k < kLanes; ++k) s += acc[k];
   return s;
 }
 

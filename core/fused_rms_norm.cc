@@ -1,5 +1,6 @@
 // core/fused_rms_norm.cc: RMSNorm forward and backward in one pass over each
 // row (the composite takes six elementwise passes and saves four tensors).
+// The row kernels are cloned per ISA (ALRO_VECTOR_CLONES, core/fused_math.h).
 //
 // y = cast(x * r) * cast(w), r = 1 / sqrt(mean(x^2) + eps), r per row in the
 // accumulation type (float32 for float32/bf16/half, double for double).
@@ -20,9 +21,23 @@
 namespace alro::core {
 namespace {
 
-// Rows per parallel task: about 16K elements, so a thread's share of a small
-// tensor is not dwarfed by the fork.
-int64_t RowGrain(int64_t width) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)); }
+// Rows [begin, end) of the forward; wc is the weight cast to x's dtype.
+template <typename scalar_t>
+ALRO_VECTOR_CLONES void RmsNormForwardRows(const scalar_t* xp, const scalar_t* wc, double eps, int64_t h,
+                                           scalar_t* yp, at::opmath_type<scalar_t>* rp, int64_t begin, int64_t end) {
+  using acc_t = at::opmath_type<scalar_t>;
+  for (int64_t row = begin; row < end; ++row) {
+    const scalar_t* __restrict xr = xp + row * h;
+    scalar_t* __restrict yr = yp + row * h;
+    const acc_t sum = fused_math::SumSquares<acc_t>(xr, h);
+    const acc_t r = acc_t(1) / std::sqrt(sum / static_cast<acc_t>(h) + static_cast<acc_t>(eps));
+    rp[row] = r;
+    for (int64_t i = 0; i < h; ++i) {
+      const scalar_t normed = static_cast<scalar_t>(static_cast<acc_t>(xr[i]) * r);
+      yr[i] = static_cast<scalar_t>(static_cast<acc_t>(normed) * static_cast<acc_t>(wc[i]));
+    }
+  }
+}
 
 template <typename scalar_t>
 void RmsNormForwardKernel(const at::Tensor& x, const at::Tensor& w, double eps, at::Tensor& y, at::Tensor& rstd) {
@@ -35,23 +50,39 @@ void RmsNormForwardKernel(const at::Tensor& x, const at::Tensor& w, double eps, 
   std::vector<scalar_t> wc(h);
   const acc_t* wp = w.data_ptr<acc_t>();
   for (int64_t i = 0; i < h; ++i) wc[i] = static_cast<scalar_t>(wp[i]);
-  at::parallel_for(0, rows, RowGrain(h), [&](int64_t begin, int64_t end) {
-    for (int64_t row = begin; row < end; ++row) {
-      const scalar_t* xr = xp + row * h;
-      scalar_t* yr = yp + row * h;
-      acc_t sum = 0;
+  at::parallel_for(0, rows, fused_math::RowGrain(h), [&](int64_t begin, int64_t end) {
+    RmsNormForwardRows(xp, wc.data(), eps, h, yp, rp, begin, end);
+  });
+}
+
+// Rows [begin, end) of the backward; wc is the weight rounded to x's dtype,
+// in the accumulation type. dxp or dwr is null when that gradient is not
+// wanted; dwr accumulates this task's rows.
+template <typename scalar_t>
+ALRO_VECTOR_CLONES void RmsNormBackwardRows(const scalar_t* dyp, const scalar_t* xp, const at::opmath_type<scalar_t>* wc,
+                                            const at::opmath_type<scalar_t>* rp, int64_t h, scalar_t* dxp,
+                                            at::opmath_type<scalar_t>* dwr, int64_t begin, int64_t end) {
+  using acc_t = at::opmath_type<scalar_t>;
+  for (int64_t row = begin; row < end; ++row) {
+    const scalar_t* __restrict xr = xp + row * h;
+    const scalar_t* __restrict dyr = dyp + row * h;
+    const acc_t r = rp[row];
+    if (dxp != nullptr) {
+      const acc_t dot = fused_math::Dot3<acc_t>(dyr, wc, xr, h);
+      const acc_t c = dot * r * r * r / static_cast<acc_t>(h);
+      scalar_t* __restrict dxr = dxp + row * h;
       for (int64_t i = 0; i < h; ++i) {
-        const acc_t v = static_cast<acc_t>(xr[i]);
-        sum += v * v;
-      }
-      const acc_t r = acc_t(1) / std::sqrt(sum / static_cast<acc_t>(h) + static_cast<acc_t>(eps));
-      rp[row] = r;
-      for (int64_t i = 0; i < h; ++i) {
-        const scalar_t normed = static_cast<scalar_t>(static_cast<acc_t>(xr[i]) * r);
-        yr[i] = static_cast<scalar_t>(static_cast<acc_t>(normed) * static_cast<acc_t>(wc[i]));
+        dxr[i] = static_cast<scalar_t>(r * static_cast<acc_t>(dyr[i]) * wc[i] - c * static_cast<acc_t>(xr[i]));
       }
     }
-  });
+    if (dwr != nullptr) {
+      acc_t* __restrict dw = dwr;
+      for (int64_t i = 0; i < h; ++i) {
+        const scalar_t normed = static_cast<scalar_t>(static_cast<acc_t>(xr[i]) * r);
+        dw[i] += static_cast<acc_t>(dyr[i]) * static_cast<acc_t>(normed);
+      }
+    }
+  }
 }
 
 template <typename scalar_t>
@@ -66,35 +97,15 @@ void RmsNormBackwardKernel(const at::Tensor& dy, const at::Tensor& x, const at::
   const acc_t* wp = w.data_ptr<acc_t>();
   std::vector<acc_t> wc(h);
   for (int64_t i = 0; i < h; ++i) wc[i] = static_cast<acc_t>(static_cast<scalar_t>(wp[i]));
-  // dw: one partial sum per task, added in task order (deterministic for a
-  // given thread count).
-  const int64_t grain = RowGrain(h);
-  const int64_t tasks = dw.defined() ? (rows + grain - 1) / grain : 0;
+  // dw: one partial sum per thread, added in thread order. parallel_for
+  // gives thread i the i-th block of rows, so the sum is deterministic for a
+  // given thread count. (Blocks can be shorter than the grain, so a block's
+  // first row divided by the grain is no unique index.)
+  const int64_t tasks = dw.defined() ? at::get_num_threads() : 0;
   std::vector<acc_t> partial(static_cast<size_t>(tasks * h), acc_t(0));
-  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
-    // parallel_for splits at multiples of the grain only when each thread
-    // gets a contiguous block; index partials by the block's first row.
-    acc_t* dwr = dw.defined() ? partial.data() + (begin / grain) * h : nullptr;
-    for (int64_t row = begin; row < end; ++row) {
-      const scalar_t* xr = xp + row * h;
-      const scalar_t* dyr = dyp + row * h;
-      const acc_t r = rp[row];
-      if (dxp != nullptr) {
-        acc_t dot = 0;
-        for (int64_t i = 0; i < h; ++i) dot += static_cast<acc_t>(dyr[i]) * wc[i] * static_cast<acc_t>(xr[i]);
-        const acc_t c = dot * r * r * r / static_cast<acc_t>(h);
-        scalar_t* dxr = dxp + row * h;
-        for (int64_t i = 0; i < h; ++i) {
-          dxr[i] = static_cast<scalar_t>(r * static_cast<acc_t>(dyr[i]) * wc[i] - c * static_cast<acc_t>(xr[i]));
-        }
-      }
-      if (dwr != nullptr) {
-        for (int64_t i = 0; i < h; ++i) {
-          const scalar_t normed = static_cast<scalar_t>(static_cast<acc_t>(xr[i]) * r);
-          dwr[i] += static_cast<acc_t>(dyr[i]) * static_cast<acc_t>(normed);
-        }
-      }
-    }
+  at::parallel_for(0, rows, fused_math::RowGrain(h), [&](int64_t begin, int64_t end) {
+    acc_t* dwr = dw.defined() ? partial.data() + at::get_thread_num() * h : nullptr;
+    RmsNormBackwardRows(dyp, xp, wc.data(), rp, h, dxp, dwr, begin, end);
   });
   if (dw.defined()) {
     acc_t* dwp = dw.data_ptr<acc_t>();

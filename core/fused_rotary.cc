@@ -7,7 +7,8 @@
 // matmuls; backward runs the products' gradients and two slice_backwards
 // (each a zeroed tensor and a copy). Here each element is read and written
 // once per direction, and the output is already in the layout attention
-// multiplies in.
+// multiplies in. The loop is cloned per ISA (ALRO_VECTOR_CLONES,
+// core/fused_math.h).
 //
 // For a head vector x = [x1, x2] and its position's c = cos, s = sin rows:
 //   y1 = x1 c - x2 s,   y2 = x2 c + x1 s,
@@ -18,6 +19,7 @@
 #include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "core/fused_math.h"
 #include "core/fused_ops.h"
 
 namespace alro::core {
@@ -31,38 +33,33 @@ struct RotaryShape {
   int64_t table_batch_stride;  // 0 when one table row serves the whole batch
 };
 
-// Enough (batch, token) pairs per task that a thread's share outweighs its
-// start.
-int64_t TokenGrain(const RotaryShape& s) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, s.h * s.d)); }
-
-// The one loop of both directions. Forward (kBackward false) reads x-side,
-// writes y-side and rotates by +angle; backward reads dy y-side, writes dx
-// x-side and rotates by -angle (the transpose of a rotation).
+// Tokens [begin, end) of the flattened (batch, token) range, in one
+// direction. Forward (kBackward false) reads x-side, writes y-side and
+// rotates by +angle; backward reads dy y-side, writes dx x-side and rotates
+// by -angle (the transpose of a rotation). Cloned per ISA.
 template <typename scalar_t, bool kBackward>
-void RotateKernel(const scalar_t* in, const float* cos_table, const float* sin_table, const RotaryShape& s,
-                  scalar_t* out) {
+ALRO_VECTOR_CLONES void RotateTokens(const scalar_t* in, const float* cos_table, const float* sin_table,
+                                     const RotaryShape& s, scalar_t* out, int64_t begin, int64_t end) {
   using acc_t = at::opmath_type<scalar_t>;
   const int64_t half = s.d / 2;
-  at::parallel_for(0, s.b * s.t, TokenGrain(s), [&](int64_t begin, int64_t end) {
-    for (int64_t bt = begin; bt < end; ++bt) {
-      const int64_t b = bt / s.t, t = bt % s.t;
-      const float* c = cos_table + b * s.table_batch_stride + t * half;
-      const float* sn = sin_table + b * s.table_batch_stride + t * half;
-      for (int64_t h = 0; h < s.h; ++h) {
-        const int64_t token_major = (bt * s.h + h) * s.d;
-        const int64_t heads_first = ((b * s.h + h) * s.t + t) * s.d;
-        const scalar_t* src = in + (kBackward ? heads_first : token_major);
-        scalar_t* dst = out + (kBackward ? token_major : heads_first);
-        for (int64_t i = 0; i < half; ++i) {
-          const acc_t x1 = static_cast<acc_t>(src[i]), x2 = static_cast<acc_t>(src[half + i]);
-          const acc_t ci = static_cast<acc_t>(c[i]);
-          const acc_t si = kBackward ? -static_cast<acc_t>(sn[i]) : static_cast<acc_t>(sn[i]);
-          dst[i] = static_cast<scalar_t>(x1 * ci - x2 * si);
-          dst[half + i] = static_cast<scalar_t>(x2 * ci + x1 * si);
-        }
+  for (int64_t bt = begin; bt < end; ++bt) {
+    const int64_t b = bt / s.t, t = bt % s.t;
+    const float* __restrict c = cos_table + b * s.table_batch_stride + t * half;
+    const float* __restrict sn = sin_table + b * s.table_batch_stride + t * half;
+    for (int64_t h = 0; h < s.h; ++h) {
+      const int64_t token_major = (bt * s.h + h) * s.d;
+      const int64_t heads_first = ((b * s.h + h) * s.t + t) * s.d;
+      const scalar_t* __restrict src = in + (kBackward ? heads_first : token_major);
+      scalar_t* __restrict dst = out + (kBackward ? token_major : heads_first);
+      for (int64_t i = 0; i < half; ++i) {
+        const acc_t x1 = static_cast<acc_t>(src[i]), x2 = static_cast<acc_t>(src[half + i]);
+        const acc_t ci = static_cast<acc_t>(c[i]);
+        const acc_t si = kBackward ? -static_cast<acc_t>(sn[i]) : static_cast<acc_t>(sn[i]);
+        dst[i] = static_cast<scalar_t>(x1 * ci - x2 * si);
+        dst[half + i] = static_cast<scalar_t>(x2 * ci + x1 * si);
       }
     }
-  });
+  }
 }
 
 template <bool kBackward>
@@ -70,8 +67,14 @@ at::Tensor Rotate(const at::Tensor& in, const at::Tensor& cos, const at::Tensor&
   at::Tensor out = kBackward ? at::empty({s.b, s.t, s.h, s.d}, in.options())
                              : at::empty({s.b, s.h, s.t, s.d}, in.options());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, in.scalar_type(), "RotaryHeadsFirstFused", [&] {
-    RotateKernel<scalar_t, kBackward>(in.data_ptr<scalar_t>(), cos.data_ptr<float>(), sin.data_ptr<float>(), s,
-                                      out.data_ptr<scalar_t>());
+    const scalar_t* in_p = in.data_ptr<scalar_t>();
+    scalar_t* out_p = out.data_ptr<scalar_t>();
+    const float* cos_p = cos.data_ptr<float>();
+    const float* sin_p = sin.data_ptr<float>();
+    // A (batch, token) pair is a row of heads x head_dim elements.
+    at::parallel_for(0, s.b * s.t, fused_math::RowGrain(s.h * s.d), [&](int64_t begin, int64_t end) {
+      RotateTokens<scalar_t, kBackward>(in_p, cos_p, sin_p, s, out_p, begin, end);
+    });
   });
   return out;
 }

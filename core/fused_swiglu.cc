@@ -1,6 +1,7 @@
 // core/fused_swiglu.cc: silu(gate) * up in one pass forward and one pass
 // backward (the composite allocates silu(gate), saves it and runs three
-// elementwise kernels).
+// elementwise kernels). The loops are cloned per ISA (ALRO_VECTOR_CLONES,
+// core/fused_math.h).
 //
 // With s = sigmoid(g):  y = cast(g * s) * u,
 //   dg = dy * u * s * (1 + g * (1 - s)),   du = dy * cast(g * s).
@@ -18,39 +19,57 @@
 namespace alro::core {
 namespace {
 
-constexpr int64_t kGrain = 16384;
+// Elements [begin, end) of the forward.
+template <typename scalar_t>
+ALRO_VECTOR_CLONES void SwiGluForwardRange(const scalar_t* gp, const scalar_t* up_p, scalar_t* yp, int64_t begin,
+                                           int64_t end) {
+  using acc_t = at::opmath_type<scalar_t>;
+  const scalar_t* __restrict g_in = gp;
+  const scalar_t* __restrict u_in = up_p;
+  scalar_t* __restrict y_out = yp;
+  for (int64_t i = begin; i < end; ++i) {
+    const acc_t g = static_cast<acc_t>(g_in[i]);
+    const scalar_t silu = static_cast<scalar_t>(g / (acc_t(1) + fused_math::Exp(-g)));
+    y_out[i] = static_cast<scalar_t>(static_cast<acc_t>(silu) * static_cast<acc_t>(u_in[i]));
+  }
+}
 
 template <typename scalar_t>
 void SwiGluForwardKernel(const at::Tensor& gate, const at::Tensor& up, at::Tensor& y) {
-  using acc_t = at::opmath_type<scalar_t>;
   const scalar_t* gp = gate.data_ptr<scalar_t>();
   const scalar_t* up_p = up.data_ptr<scalar_t>();
   scalar_t* yp = y.data_ptr<scalar_t>();
-  at::parallel_for(0, gate.numel(), kGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const acc_t g = static_cast<acc_t>(gp[i]);
-      const scalar_t silu = static_cast<scalar_t>(g / (acc_t(1) + fused_math::Exp(-g)));
-      yp[i] = static_cast<scalar_t>(static_cast<acc_t>(silu) * static_cast<acc_t>(up_p[i]));
-    }
-  });
+  at::parallel_for(0, gate.numel(), fused_math::kMinElementsPerThread,
+                   [&](int64_t begin, int64_t end) { SwiGluForwardRange(gp, up_p, yp, begin, end); });
 }
 
-// The loop for one choice of wanted gradients: a test inside the loop keeps
-// GCC from vectorising it.
+// Elements [begin, end) of the backward for one choice of wanted gradients
+// (a template argument: a test inside the loop would keep it scalar).
+template <typename scalar_t, bool kGate, bool kUp>
+ALRO_VECTOR_CLONES void SwiGluBackwardRange(const scalar_t* dyp, const scalar_t* gp, const scalar_t* up_p,
+                                            scalar_t* dgp, scalar_t* dup_p, int64_t begin, int64_t end) {
+  using acc_t = at::opmath_type<scalar_t>;
+  const scalar_t* __restrict dy_in = dyp;
+  const scalar_t* __restrict g_in = gp;
+  const scalar_t* __restrict u_in = up_p;
+  scalar_t* __restrict dg_out = dgp;
+  scalar_t* __restrict du_out = dup_p;
+  for (int64_t i = begin; i < end; ++i) {
+    const acc_t g = static_cast<acc_t>(g_in[i]);
+    const acc_t d = static_cast<acc_t>(dy_in[i]);
+    const acc_t s = acc_t(1) / (acc_t(1) + fused_math::Exp(-g));
+    if constexpr (kGate) {
+      dg_out[i] = static_cast<scalar_t>(d * static_cast<acc_t>(u_in[i]) * s * (acc_t(1) + g * (acc_t(1) - s)));
+    }
+    if constexpr (kUp) du_out[i] = static_cast<scalar_t>(d * static_cast<acc_t>(static_cast<scalar_t>(g * s)));
+  }
+}
+
 template <typename scalar_t, bool kGate, bool kUp>
 void SwiGluBackwardLoop(const scalar_t* dyp, const scalar_t* gp, const scalar_t* up_p, scalar_t* dgp, scalar_t* dup_p,
                         int64_t n) {
-  using acc_t = at::opmath_type<scalar_t>;
-  at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const acc_t g = static_cast<acc_t>(gp[i]);
-      const acc_t d = static_cast<acc_t>(dyp[i]);
-      const acc_t s = acc_t(1) / (acc_t(1) + fused_math::Exp(-g));
-      if constexpr (kGate) {
-        dgp[i] = static_cast<scalar_t>(d * static_cast<acc_t>(up_p[i]) * s * (acc_t(1) + g * (acc_t(1) - s)));
-      }
-      if constexpr (kUp) dup_p[i] = static_cast<scalar_t>(d * static_cast<acc_t>(static_cast<scalar_t>(g * s)));
-    }
+  at::parallel_for(0, n, fused_math::kMinElementsPerThread, [&](int64_t begin, int64_t end) {
+    SwiGluBackwardRange<scalar_t, kGate, kUp>(dyp, gp, up_p, dgp, dup_p, begin, end);
   });
 }
 

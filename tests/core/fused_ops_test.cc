@@ -8,7 +8,9 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include <algorithm>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "core/fused_ops.h"
@@ -99,6 +101,40 @@ TEST(FusedOps, RmsNormMatchesCompositeInFloat32) {
   }
 }
 
+// Widths that are no multiple of any clone's vector width (4, 8, 16 floats)
+// exercise the loops' tails; 1 leaves no vector at all.
+constexpr int64_t kOddWidths[] = {1, 7, 55, 129};
+
+TEST(FusedOps, RmsNormMatchesCompositeAtOddWidths) {
+  at::manual_seed(13);
+  for (int64_t h : kOddWidths) {
+    const at::Tensor x = at::randn({3, 11, h}) * 3, w = at::randn({h});
+    const std::string what = "rms_norm width " + std::to_string(h);
+    // At width 1, dx = g r (1 - x^2 r^2) = g r eps / (x^2 + eps): both forms
+    // get it by cancellation, ill-conditioned for a tiny eps; a large eps
+    // keeps width 1 a test of the kernel rather than of the cancellation.
+    const double eps = h == 1 ? 0.5 : 1e-5;
+    ExpectClose([eps](const auto& in) { return RmsNormFused(in[0], in[1], eps); },
+                [eps](const auto& in) { return RmsNormComposite(in[0], in[1], eps); }, {x, w}, 2e-6,
+                (what + " f32").c_str());
+    ExpectClose([eps](const auto& in) { return RmsNormFused(in[0], in[1], eps); },
+                [eps](const auto& in) { return RmsNormDouble(in[0], in[1], eps); },
+                {x.to(at::kDouble), w.to(at::kDouble)}, 1e-13, (what + " f64").c_str());
+  }
+}
+
+TEST(FusedOps, SwiGluMatchesCompositeAtOddWidths) {
+  at::manual_seed(14);
+  const Op fused = [](const auto& in) { return SwiGluFused(in[0], in[1]); };
+  const Op composite = [](const auto& in) { return SwiGluComposite(in[0], in[1]); };
+  for (int64_t n : kOddWidths) {
+    const at::Tensor g = at::randn({3, n}) * 4, u = at::randn({3, n});
+    const std::string what = "swiglu width " + std::to_string(n);
+    ExpectClose(fused, composite, {g, u}, 2e-6, (what + " f32").c_str());
+    ExpectClose(fused, composite, {g.to(at::kDouble), u.to(at::kDouble)}, 1e-13, (what + " f64").c_str());
+  }
+}
+
 TEST(FusedOps, RmsNormMatchesDoubleReferenceAndFiniteDifferences) {
   at::manual_seed(2);
   const at::Tensor x = at::randn({4, 33}, at::kDouble), w = at::randn({33}, at::kDouble);
@@ -165,6 +201,58 @@ TEST(FusedOps, MaskedSoftmaxMatchesCompositeCausalAndPerRow) {
   ExpectClose(fused, composite, {square, mask}, 2e-6, "per-row f32");
   ExpectClose(fused, composite, {square.to(at::kDouble), mask}, 1e-13, "per-row f64");
   ExpectFiniteDifferences(fused, {at::randn({2, 1, 2 * 3, 4}, at::kDouble), RandomMask(2, 3, 4)});
+}
+
+TEST(FusedOps, MaskedSoftmaxMatchesCompositeAtOddWidths) {
+  at::manual_seed(15);
+  const int64_t d = 32;  // sqrt(32) is inexact: the kernel's 1/sqrt(d) product differs from the division by 1 ulp
+  const Op fused = [d](const auto& in) { return MaskedSoftmaxFused(in[0], in[1], d); };
+  const Op composite = [d](const auto& in) { return MaskedSoftmaxComposite(in[0], in[1], d); };
+  for (int64_t s : kOddWidths) {
+    const std::string what = "width " + std::to_string(s);
+    // Causal, the queries being the last t keys (spans of every length up to s).
+    const int64_t t = std::min<int64_t>(s, 9);
+    const at::Tensor causal_scores = at::randn({2, 2, 2 * t, s}) * 8;
+    const at::Tensor causal = Causal(t, s - t);
+    ExpectClose(fused, composite, {causal_scores, causal}, 2e-6, (what + " causal f32").c_str());
+    ExpectClose(fused, composite, {causal_scores.to(at::kDouble), causal}, 1e-13, (what + " causal f64").c_str());
+    // Per-row random masks: holes inside the spans, spans not starting at 0.
+    at::Tensor mask = at::rand({2, t, s}) < 0.4;
+    mask.select(2, s - 1).fill_(false);
+    const at::Tensor scores = at::randn({2, 3, t, s}) * 8;
+    ExpectClose(fused, composite, {scores, mask}, 2e-6, (what + " per-row f32").c_str());
+    ExpectClose(fused, composite, {scores.to(at::kDouble), mask}, 1e-13, (what + " per-row f64").c_str());
+  }
+}
+
+// A row with every key masked: NaN probabilities (the composite's softmax of
+// all -inf) and gradient 0 (masked_fill's backward), in both forms; the
+// other rows as usual.
+TEST(FusedOps, MaskedSoftmaxFullyMaskedRowMatchesComposite) {
+  at::manual_seed(16);
+  for (int64_t s : {7, 55}) {
+    for (at::ScalarType dtype : {at::kFloat, at::kDouble}) {
+      const std::string what = "width " + std::to_string(s) + (dtype == at::kFloat ? " f32" : " f64");
+      at::Tensor mask = at::rand({2, 5, s}) < 0.5;
+      mask.select(2, 0).fill_(false);
+      mask[1][3].fill_(true);  // batch 1, query 3: every key masked
+      const at::Tensor scores = (at::randn({2, 2, 5, s}) * 8).to(dtype);
+      const at::Tensor probe = at::randn({2, 2, 5, s}, at::kDouble);
+      const Op fused = [](const auto& in) { return MaskedSoftmaxFused(in[0], in[1], 16); };
+      const Op composite = [](const auto& in) { return MaskedSoftmaxComposite(in[0], in[1], 16); };
+      const Result a = ::alro::core::Run(fused, {scores, mask}, probe);
+      const Result b = ::alro::core::Run(composite, {scores, mask}, probe);
+      const at::Tensor nan_row = a.out.select(0, 1).select(1, 3);
+      EXPECT_TRUE(nan_row.isnan().all().item<bool>()) << what;
+      EXPECT_TRUE(b.out.select(0, 1).select(1, 3).isnan().all().item<bool>()) << what << ": composite";
+      const double tol = dtype == at::kFloat ? 2e-6 : 1e-13;
+      EXPECT_LE(RelDiff(at::nan_to_num(a.out, 7.0), at::nan_to_num(b.out, 7.0)), tol) << what << ": forward";
+      ASSERT_EQ(a.grads.size(), 1u);
+      EXPECT_FALSE(a.grads[0].isnan().any().item<bool>()) << what;
+      EXPECT_EQ(a.grads[0].select(0, 1).select(1, 3).abs().max().item<double>(), 0.0) << what;
+      EXPECT_LE(RelDiff(a.grads[0], b.grads[0]), tol) << what << ": gradient";
+    }
+  }
 }
 
 TEST(FusedOps, MaskedSoftmaxGivesZeroProbabilityAndGradientToMaskedKeys) {
