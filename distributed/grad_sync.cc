@@ -16,25 +16,14 @@
 namespace alro::dist {
 namespace {
 
-// Copies every parameter's tensor (grad or value, per `get`) into the
-// bucket's flat buffer; undefined tensors count as zeros.
-template <typename Get>
-void PackBucket(const GradBucket& bucket, const std::vector<at::Tensor>& params, at::Tensor& flat, Get get) {
-  at::NoGradGuard no_grad;
-  for (size_t k = 0; k < bucket.param_indices.size(); ++k) {
-    const at::Tensor& p = params[bucket.param_indices[k]];
-    at::Tensor slot = flat.narrow(0, bucket.offsets[k], p.numel()).view(p.sizes());
-    const at::Tensor src = get(p);
-    if (src.defined()) {
-      slot.copy_(src);
-    } else {
-      slot.zero_();
-    }
-  }
-}
-
 at::Tensor NewFlatBuffer(const GradBucket& bucket, const std::vector<at::Tensor>& params) {
   return at::empty({bucket.numel}, params[bucket.param_indices.front()].options().dtype(bucket.dtype));
+}
+
+// Parameter k of `bucket` as a view of the bucket's flat buffer.
+at::Tensor Slot(const GradBucket& bucket, const std::vector<at::Tensor>& params, const at::Tensor& flat, size_t k) {
+  const at::Tensor& p = params[bucket.param_indices[k]];
+  return flat.narrow(0, bucket.offsets[k], p.numel()).view(p.sizes());
 }
 
 }  // namespace
@@ -72,7 +61,8 @@ std::vector<GradBucket> PlanGradBuckets(const std::vector<at::Tensor>& params, s
 
 // Per-bucket progress of one backward pass.
 struct GradientSynchronizer::BucketState {
-  at::Tensor flat;                    // the bucket's flat buffer, allocated on first use
+  at::Tensor flat;                    // the bucket's flat buffer; its parameters' grads are views of it
+  std::vector<at::Tensor> slots;      // each parameter's view of `flat`, made once
   size_t expected = 0;                // parameters whose hooks must fire
   size_t ready = 0;                   // hooks fired so far in this pass
   std::unique_ptr<PendingWork> work;  // in-flight all-reduce (overlap mode)
@@ -92,6 +82,19 @@ GradientSynchronizer::GradientSynchronizer(std::vector<at::Tensor> params, Commu
     for (size_t i : buckets_[b].param_indices) {
       bucket_of_param_[i] = b;
       if (params_[i].requires_grad()) ++state_[b]->expected;
+    }
+  }
+  // Trainable parameters get their gradient views now, so the first
+  // backward already accumulates into the buckets; the others are bound by
+  // the first Synchronize(), which defines every gradient.
+  at::NoGradGuard no_grad;
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    BucketState& state = *state_[b];
+    state.flat = NewFlatBuffer(buckets_[b], params_).zero_();
+    for (size_t k = 0; k < buckets_[b].param_indices.size(); ++k) {
+      state.slots.push_back(Slot(buckets_[b], params_, state.flat, k));
+      at::Tensor& p = params_[buckets_[b].param_indices[k]];
+      if (p.requires_grad() && !p.grad().defined()) p.mutable_grad() = state.slots.back();
     }
   }
 }
@@ -161,29 +164,35 @@ void GradientSynchronizer::OnGradReady(size_t param_index) {
 void GradientSynchronizer::LaunchReadyBuckets() {
   while (next_to_launch_ < buckets_.size() && state_[next_to_launch_]->ready >= state_[next_to_launch_]->expected) {
     BucketState& state = *state_[next_to_launch_];
-    Pack(next_to_launch_);
+    Bind(next_to_launch_);
     state.work = dp_.AllReduceAsync(state.flat, ReduceOp::kAverage);
     ++next_to_launch_;
   }
 }
 
-void GradientSynchronizer::Pack(size_t bucket) {
+// The gradients of a bucket's parameters are views of its flat buffer
+// (`Bind`), so backward accumulates into the buffer and the all-reduce
+// averages it in place: no copy in or out. A gradient that someone replaced
+// (assigned a new tensor, reset to undefined) is copied into its slot and the
+// view restored, which keeps the result the same as packing every gradient.
+void GradientSynchronizer::Bind(size_t bucket) {
   BucketState& state = *state_[bucket];
-  if (!state.flat.defined()) state.flat = NewFlatBuffer(buckets_[bucket], params_);
-  PackBucket(buckets_[bucket], params_, state.flat, [](const at::Tensor& p) { return p.grad(); });
-}
-
-void GradientSynchronizer::Unpack(size_t bucket) {
   const GradBucket& plan = buckets_[bucket];
   at::NoGradGuard no_grad;
   for (size_t k = 0; k < plan.param_indices.size(); ++k) {
     at::Tensor& p = params_[plan.param_indices[k]];
-    at::Tensor averaged = state_[bucket]->flat.narrow(0, plan.offsets[k], p.numel()).view(p.sizes());
-    if (p.grad().defined()) {
-      p.mutable_grad().copy_(averaged);
-    } else {
-      p.mutable_grad() = averaged.clone();
+    const at::Tensor& slot = state.slots[k];
+    const at::Tensor& grad = p.grad();
+    if (grad.defined() && grad.data_ptr() == slot.data_ptr() && grad.sizes() == slot.sizes() &&
+        grad.strides() == slot.strides() && grad.scalar_type() == slot.scalar_type()) {
+      continue;  // already the view: backward wrote into the buffer
     }
+    if (grad.defined()) {
+      slot.copy_(grad);
+    } else {
+      slot.zero_();
+    }
+    p.mutable_grad() = slot;
   }
 }
 
@@ -192,7 +201,7 @@ void GradientSynchronizer::Synchronize() {
     // Non-blocking and blocking collectives never match each other in MPI,
     // so in overlap mode every bucket goes through AllReduceAsync.
     for (; next_to_launch_ < buckets_.size(); ++next_to_launch_) {
-      Pack(next_to_launch_);
+      Bind(next_to_launch_);
       state_[next_to_launch_]->work = dp_.AllReduceAsync(state_[next_to_launch_]->flat, ReduceOp::kAverage);
     }
     for (size_t b = 0; b < buckets_.size(); ++b) {
@@ -201,7 +210,6 @@ void GradientSynchronizer::Synchronize() {
         state_[b]->work->Wait();
       }
       state_[b]->work.reset();
-      Unpack(b);
       state_[b]->ready = 0;
     }
     std::fill(grad_ready_.begin(), grad_ready_.end(), 0);
@@ -209,9 +217,8 @@ void GradientSynchronizer::Synchronize() {
     return;
   }
   for (size_t b = 0; b < buckets_.size(); ++b) {
-    Pack(b);
+    Bind(b);
     dp_.AllReduce(state_[b]->flat, ReduceOp::kAverage);
-    Unpack(b);
   }
 }
 
@@ -221,13 +228,18 @@ void BroadcastParameters(const std::vector<at::Tensor>& params, Communicator& dp
   if (dp.size() == 1) return;
   for (const GradBucket& bucket : PlanGradBuckets(params, bucket_bytes)) {
     at::Tensor flat = NewFlatBuffer(bucket, params);
-    if (dp.rank() == root) PackBucket(bucket, params, flat, [](const at::Tensor& p) { return p; });
-    dp.Broadcast(flat, root);
-    if (dp.rank() == root) continue;
     at::NoGradGuard no_grad;
+    const bool root_rank = dp.rank() == root;
+    if (root_rank) {
+      for (size_t k = 0; k < bucket.param_indices.size(); ++k) {
+        Slot(bucket, params, flat, k).copy_(params[bucket.param_indices[k]]);
+      }
+    }
+    dp.Broadcast(flat, root);
+    if (root_rank) continue;
     for (size_t k = 0; k < bucket.param_indices.size(); ++k) {
       at::Tensor p = params[bucket.param_indices[k]];
-      p.copy_(flat.narrow(0, bucket.offsets[k], p.numel()).view(p.sizes()));
+      p.copy_(Slot(bucket, params, flat, k));
     }
   }
 }

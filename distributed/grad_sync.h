@@ -2,9 +2,15 @@
 // parameter broadcast, and the parameter-shape fingerprint that the start-up
 // consistency check compares (train/run_consistency.h).
 //
-// Gradients are packed into flat buckets (default 25 MiB, config key
+// Gradients live in flat buckets (default 25 MiB, config key
 // parallel.bucket_mb) and each bucket is averaged with one all-reduce over the
-// data-parallel group. Buckets are planned once, from the parameter list, in
+// data-parallel group. Every parameter's .grad is a view of its slot in its
+// bucket's buffer (PyTorch DDP's gradient_as_bucket_view), so backward
+// accumulates straight into the buffer and the all-reduce averages it in
+// place: no copy into the bucket before the all-reduce and none back after.
+// A gradient replaced behind the synchronizer's back (assigned another tensor
+// or reset to undefined) is copied into its slot at the next reduction and
+// the view restored, so the result is always the bucketed average. Buckets are planned once, from the parameter list, in
 // REVERSE parameter order (the order backward produces gradients), one dtype
 // per bucket; every rank builds the same plan from the same parameter list,
 // so the all-reduces are issued in the same order on every rank.
@@ -62,7 +68,8 @@ std::vector<GradBucket> PlanGradBuckets(const std::vector<at::Tensor>& params, s
 class GradientSynchronizer {
  public:
   /// `params` are the trainable parameters (same list, same order on every
-  /// data-parallel rank); `dp` must outlive this object.
+  /// data-parallel rank); `dp` must outlive this object. Each parameter that
+  /// requires grad and has none yet gets a zeroed view of its bucket as .grad.
   GradientSynchronizer(std::vector<at::Tensor> params, Communicator& dp,
                        size_t bucket_bytes = kDefaultBucketBytes);
   ~GradientSynchronizer();
@@ -78,8 +85,8 @@ class GradientSynchronizer {
   void set_sync_enabled(bool enabled) { sync_enabled_ = enabled; }
 
   /// Finishes the averaging: every parameter's grad becomes the average over
-  /// the group (an undefined grad counts as zeros and is defined afterwards).
-  /// Collective over `dp`.
+  /// the group, as a view of its bucket (an undefined grad counts as zeros and
+  /// is defined afterwards). Collective over `dp`.
   void Synchronize();
 
   /// Buckets whose all-reduce has started in the current pass (hooks start
@@ -93,8 +100,7 @@ class GradientSynchronizer {
   struct BucketState;
   void OnGradReady(size_t param_index);
   void LaunchReadyBuckets();
-  void Pack(size_t bucket);
-  void Unpack(size_t bucket);
+  void Bind(size_t bucket);
 
   std::vector<at::Tensor> params_;
   Communicator& dp_;

@@ -20,16 +20,19 @@ class VocabParallelCrossEntropyFunction : public torch::autograd::Function<Vocab
     const at::Tensor logits = local_logits.to(LossComputeDtype(local_logits));
     const int64_t shard_size = logits.size(1);
 
-    at::Tensor row_max = std::get<0>(logits.max(/*dim=*/1));
+    // amax: the row maximum without max's index tensor.
+    at::Tensor row_max = logits.amax(/*dim=*/1);
     tp->AllReduce(row_max, dist::ReduceOp::kMax);
-    const at::Tensor shifted = logits - row_max.unsqueeze(1);
+    at::Tensor shifted = logits - row_max.unsqueeze(1);
 
     const at::Tensor valid = targets >= 0;
     const at::Tensor local_target = targets - vocab_start;
     const at::Tensor in_shard = valid & (local_target >= 0) & (local_target < shard_size);
     const at::Tensor safe_target = local_target.masked_fill(~in_shard, 0);
     const at::Tensor target_logit = shifted.gather(1, safe_target.unsqueeze(1)).squeeze(1).masked_fill(~in_shard, 0.0);
-    at::Tensor exp_logits = shifted.exp();
+    // exp in place: the shifted logits are not needed after the gather, and
+    // [rows, Vs] is the largest tensor of the objective.
+    at::Tensor exp_logits = shifted.exp_();
     // Both sums travel in one all-reduce: row 0 the target logit, row 1 sum exp.
     at::Tensor sums = at::stack({target_logit, exp_logits.sum(1)});
     tp->AllReduce(sums, dist::ReduceOp::kSum);
@@ -48,10 +51,14 @@ class VocabParallelCrossEntropyFunction : public torch::autograd::Function<Vocab
     const at::Tensor& safe_target = saved[1];
     const at::Tensor& in_shard = saved[2];
     const at::Tensor& valid = saved[3];
-    at::Tensor grad = softmax.clone();
-    grad.scatter_add_(1, safe_target.unsqueeze(1), -in_shard.to(grad.scalar_type()).unsqueeze(1));
-    const at::Tensor row_scale = (grad_outputs[0].to(grad.scalar_type()) * valid.to(grad.scalar_type()));
-    grad.mul_(row_scale.unsqueeze(1));
+    const at::ScalarType dtype = softmax.scalar_type();
+    const at::Tensor row_scale = (grad_outputs[0].to(dtype) * valid.to(dtype)).unsqueeze(1);
+    // (softmax - onehot(target)) * scale in one pass over [rows, Vs]: the
+    // product everywhere, then the target column recomputed as
+    // (softmax - 1) * scale (the same arithmetic as subtracting first).
+    at::Tensor grad = softmax * row_scale;
+    const at::Tensor column = safe_target.unsqueeze(1);
+    grad.scatter_(1, column, (softmax.gather(1, column) - in_shard.to(dtype).unsqueeze(1)) * row_scale);
     const auto input_dtype = static_cast<at::ScalarType>(ctx->saved_data["input_dtype"].toInt());
     return {grad.to(input_dtype), at::Tensor(), at::Tensor(), at::Tensor()};
   }

@@ -7,6 +7,8 @@
 #include <utility>
 
 #include "common/status.h"
+#include "train/adamw_update.h"
+#include "train/grad_spans.h"
 
 namespace alro::train {
 
@@ -34,25 +36,29 @@ void AdamW::Step(double lr) {
   // are the same on every rank, so replicas stay bit-identical.
   const double bias1 = 1.0 - std::pow(beta1_, static_cast<double>(step_count_));
   const double bias2 = 1.0 - std::pow(beta2_, static_cast<double>(step_count_));
-  const double step_size = lr / bias1;
-  const double bias2_sqrt = std::sqrt(bias2);
+  AdamWScalars scalars;
+  scalars.lr = lr;
+  scalars.weight_decay = weight_decay_;
+  scalars.beta1 = beta1_;
+  scalars.beta2 = beta2_;
+  scalars.eps = eps_;
+  scalars.step_size = lr / bias1;
+  scalars.bias2_sqrt = std::sqrt(bias2);
   for (size_t i = 0; i < params_.size(); ++i) {
     at::Tensor& p = params_[i].tensor;
     const at::Tensor& g = p.grad();
     if (!g.defined()) continue;
-    if (!params_[i].no_decay && weight_decay_ != 0.0) p.mul_(1.0 - lr * weight_decay_);
-    exp_avg_[i].mul_(beta1_).add_(g, 1.0 - beta1_);
-    exp_avg_sq_[i].mul_(beta2_).addcmul_(g, g, 1.0 - beta2_);
-    const at::Tensor denom = (exp_avg_sq_[i].sqrt() / bias2_sqrt).add_(eps_);
-    p.addcdiv_(exp_avg_[i], denom, -step_size);
+    AdamWUpdate(p, g, exp_avg_[i], exp_avg_sq_[i], !params_[i].no_decay, scalars);
   }
 }
 
 void AdamW::ZeroGrad() {
-  for (core::ShardedParameter& p : params_) {
-    at::Tensor g = p.tensor.mutable_grad();
-    if (g.defined()) g.zero_();
-  }
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> grads;
+  grads.reserve(params_.size());
+  for (const core::ShardedParameter& p : params_) grads.push_back(p.tensor.grad());
+  // One zero_ per flat gradient buffer (train/grad_spans.h).
+  for (at::Tensor& span : ContiguousSpans(grads)) span.zero_();
 }
 
 std::vector<core::ShardedParameter> AdamW::StateShards() {

@@ -277,30 +277,34 @@ absl::StatusOr<StepStats> Trainer::Step() {
   // tp_size times), tokens and lists (likewise), and one non-finite flag per
   // world rank, so every rank learns which terms and ranks went bad.
   const int world = grid_.world_size();
-  at::Tensor v = at::zeros({static_cast<int64_t>(num_terms) + 2 + world}, at::kDouble);
+  // Filled on the host and read back through a pointer: one tensor, no
+  // per-element indexing ops.
+  std::vector<double> host(num_terms + 2 + world, 0.0);
   bool local_bad = false;
   for (size_t i = 0; i < num_terms; ++i) {
-    v[i] = sums[i];
+    host[i] = sums[i];
     local_bad = local_bad || !std::isfinite(sums[i]);
   }
-  v[num_terms] = static_cast<double>(tokens);
-  v[num_terms + 1] = static_cast<double>(lists);
-  v[num_terms + 2 + grid_.world_rank()] = local_bad ? 1.0 : 0.0;
+  host[num_terms] = static_cast<double>(tokens);
+  host[num_terms + 1] = static_cast<double>(lists);
+  host[num_terms + 2 + grid_.world_rank()] = local_bad ? 1.0 : 0.0;
+  at::Tensor v = at::tensor(host, at::kDouble);
   grid_.world().AllReduce(v, dist::ReduceOp::kSum);
+  const double* reduced = v.data_ptr<double>();
   const double replicas_times_micro = static_cast<double>(world) * accumulation_;
 
   StepStats stats;
   stats.step = step_ + 1;
   std::vector<std::string> bad_terms, bad_ranks;
   for (size_t i = 0; i < num_terms; ++i) {
-    const double value = v[i].item<double>() / replicas_times_micro;
+    const double value = reduced[i] / replicas_times_micro;
     stats.terms.emplace_back(losses::kObjectiveTermNames[i], value);
     if (!std::isfinite(value)) bad_terms.push_back(absl::StrCat(losses::kObjectiveTermNames[i], "=", value));
   }
   for (int r = 0; r < world; ++r)
-    if (v[num_terms + 2 + r].item<double>() > 0) bad_ranks.push_back(absl::StrCat(r));
-  stats.tokens = static_cast<int64_t>(v[num_terms].item<double>() / grid_.tp_size());
-  stats.lists = static_cast<int64_t>(v[num_terms + 1].item<double>() / grid_.tp_size());
+    if (reduced[num_terms + 2 + r] > 0) bad_ranks.push_back(absl::StrCat(r));
+  stats.tokens = static_cast<int64_t>(reduced[num_terms] / grid_.tp_size());
+  stats.lists = static_cast<int64_t>(reduced[num_terms + 1] / grid_.tp_size());
   stats.lr = LearningRate(config_.optimizer, config_.schedule, step_);
   if (bad_terms.empty()) {
     stats.grad_norm = GlobalGradNorm(trainable_, grid_.tp());

@@ -1,6 +1,8 @@
 // tests/distributed/grad_sync_test.cc: bucket planning, bucketed gradient
 // averaging (with and without overlap hooks) against a plain average computed
-// on every rank, the parameter broadcast, and the start-up consistency check.
+// on every rank, gradients as bucket views filled in place (and replaced
+// gradients copied back in), the parameter broadcast, and the start-up
+// consistency check.
 #include <gtest/gtest.h>
 
 #include <torch/csrc/autograd/autograd.h>
@@ -129,6 +131,48 @@ TEST(MpiGradSync, OverlapHooksDuringBackward) {
     for (size_t i = 0; i < params.size(); ++i) {
       EXPECT_EQ(MaxAbsDiff(params[i].grad(), PlainAverage(params[i], i, comm->size()) * 2), 0.0)
           << "step " << step << " param " << i;
+    }
+  }
+}
+
+// The gradients are views of the buckets from construction on: backward
+// accumulates into them in place, the average is written in place (no
+// gradient tensor is replaced, in either mode), and the values equal the plain
+// average. Consecutive parameters of a bucket sit back to back in reverse order.
+TEST(MpiGradSync, GradientsAreBucketViewsThatBackwardFillsInPlace) {
+  auto comm = WorldComm();
+  for (bool overlap : {false, true}) {
+    SCOPED_TRACE(overlap ? "overlap" : "after backward");
+    std::vector<at::Tensor> params = MakeParams();
+    GradientSynchronizer sync(params, *comm, kSmallBucketBytes);
+    if (overlap) sync.EnableOverlap();
+    std::vector<const void*> addresses;
+    for (const at::Tensor& p : params) {
+      ASSERT_TRUE(p.grad().defined());
+      EXPECT_EQ(p.grad().abs().sum().item<double>(), 0.0);
+      addresses.push_back(p.grad().data_ptr());
+    }
+    for (const GradBucket& b : sync.buckets()) {
+      for (size_t k = 1; k < b.param_indices.size(); ++k) {
+        const at::Tensor& prev = params[b.param_indices[k - 1]];
+        const at::Tensor& cur = params[b.param_indices[k]];
+        EXPECT_EQ(static_cast<const char*>(cur.grad().data_ptr()),
+                  static_cast<const char*>(prev.grad().data_ptr()) + prev.numel() * prev.element_size());
+      }
+    }
+    for (int step = 0; step < 2; ++step) {
+      for (at::Tensor& p : params) p.mutable_grad().zero_();  // what AdamW::ZeroGrad does
+      at::Tensor loss = at::zeros({}, at::kDouble);
+      for (size_t i = 0; i < params.size(); ++i) {
+        loss = loss + (params[i].to(at::kDouble) * RankGrad(params[i], i, comm->rank()).to(at::kDouble)).sum();
+      }
+      torch::autograd::backward({loss});
+      sync.Synchronize();
+      for (size_t i = 0; i < params.size(); ++i) {
+        EXPECT_EQ(params[i].grad().data_ptr(), addresses[i]) << "step " << step << " param " << i;
+        EXPECT_EQ(MaxAbsDiff(params[i].grad(), PlainAverage(params[i], i, comm->size())), 0.0)
+            << "step " << step << " param " << i;
+      }
     }
   }
 }

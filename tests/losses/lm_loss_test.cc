@@ -94,6 +94,40 @@ TEST(VocabParallelCrossEntropy, KeepsLeadingShape) {
   EXPECT_EQ(loss.sizes(), (at::IntArrayRef{3, 4}));
 }
 
+// The composition this function computed before its passes were merged
+// (max, subtract, exp, divide; backward: clone, scatter_add of -1 at the
+// target, scale): loss and gradient must be the same bit for bit in float32,
+// at the objective's size (answer rows x a vocabulary with a vector tail).
+TEST(VocabParallelCrossEntropy, EqualsThePreviousCompositionBitForBit) {
+  auto local = dist::Communicator::CreateLocal();
+  at::Generator gen = at::detail::createCPUGenerator(5);
+  const int64_t rows = 64, vocab = 1029;
+  const at::Tensor logits = at::randn({rows, vocab}, gen) * 4.0;
+  at::Tensor targets = at::randint(0, vocab, {rows}, gen, at::TensorOptions().dtype(at::kLong));
+  targets[3] = kIgnoreTarget;
+  targets[4] = vocab - 1;
+  const at::Tensor upstream = at::rand({rows}, gen) - 0.3;  // negative weights too
+
+  const at::Tensor x = logits.clone().set_requires_grad(true);
+  const at::Tensor loss = VocabParallelCrossEntropy(x, targets, 0, *local);
+  (loss * upstream).sum().backward();
+
+  const at::Tensor valid = targets >= 0;
+  const at::Tensor safe = targets.masked_fill(~valid, 0).unsqueeze(1);
+  const at::Tensor shifted = logits - std::get<0>(logits.max(1)).unsqueeze(1);
+  const at::Tensor target_logit = shifted.gather(1, safe).squeeze(1).masked_fill(~valid, 0.0);
+  const at::Tensor e = shifted.exp();
+  const at::Tensor sum_exp = e.sum(1);
+  const at::Tensor ref_loss = (at::log(sum_exp) - target_logit).masked_fill(~valid, 0.0);
+  const at::Tensor softmax = e.div(sum_exp.unsqueeze(1));
+  at::Tensor ref_grad = softmax.clone();
+  ref_grad.scatter_add_(1, safe, -valid.to(at::kFloat).unsqueeze(1));
+  ref_grad.mul_((upstream * valid.to(at::kFloat)).unsqueeze(1));
+
+  EXPECT_TRUE(at::equal(loss, ref_loss));
+  EXPECT_TRUE(at::equal(x.grad(), ref_grad)) << "max diff " << (x.grad() - ref_grad).abs().max().item<double>();
+}
+
 TEST(MpiVocabParallelCrossEntropy, ShardsMatchTheFullVocabulary) {
   auto world = dist::Communicator::Create(MPI_COMM_WORLD, "tp");
   ExpectMatchesFullVocabulary(*world, at::kDouble, 1e-12);

@@ -3,10 +3,13 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "tests/train/test_util.h"
+#include "train/adamw_update.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
 
@@ -89,6 +92,61 @@ TEST(AdamW, NoDecayParameterWithZeroGradientDoesNotMove) {
   EXPECT_NEAR(weight[0].item<double>(), 1.0 - 0.1 * 0.5, 1e-7);
   opt.ZeroGrad();
   EXPECT_EQ(weight.grad().abs().sum().item<double>(), 0.0);
+}
+
+// The fused loop against the ATen composite it replaces, over 30 steps of one
+// state: decay on and off, a size that leaves a vector tail, gradients over
+// eight orders of magnitude (tiny second moments make the denominator's eps
+// matter), and a changing learning rate. Both round the same float32
+// operations; only contracted multiply-adds may differ, by a few ulp.
+// (A test, not the build, pins the tolerance: train/adamw_update.cc may be
+// compiled with or without FMA contraction.)
+TEST(AdamWUpdate, FusedEqualsCompositeWithinFloatRounding) {
+  for (bool decays : {true, false}) {
+    at::manual_seed(3);
+    const int64_t n = 1037;
+    at::Tensor p_fused = at::randn({n}), m_fused = at::zeros({n}), v_fused = at::zeros({n});
+    at::Tensor p_comp = p_fused.clone(), m_comp = m_fused.clone(), v_comp = v_fused.clone();
+    AdamWScalars s;
+    s.weight_decay = 0.1;
+    s.beta1 = 0.9;
+    s.beta2 = 0.95;
+    s.eps = 1e-8;
+    double worst = 0.0;
+    for (int t = 1; t <= 30; ++t) {
+      s.lr = 1e-3 * (1 + t % 7);
+      s.step_size = s.lr / (1 - std::pow(s.beta1, t));
+      s.bias2_sqrt = std::sqrt(1 - std::pow(s.beta2, t));
+      const at::Tensor g = at::randn({n}) * at::pow(10.0, at::randint(-6, 2, {n}, at::kFloat));
+      AdamWUpdateFused(p_fused, g, m_fused, v_fused, decays, s);
+      AdamWUpdateComposite(p_comp, g, m_comp, v_comp, decays, s);
+      for (const auto& [a, b] :
+           {std::pair(&p_fused, &p_comp), std::pair(&m_fused, &m_comp), std::pair(&v_fused, &v_comp)}) {
+        // Relative to the tensor's largest element: a parameter that happens
+        // to sit near 0 moves by the same absolute rounding as the others.
+        const double rel = (*a - *b).abs().max().item<double>() / b->abs().max().item<double>();
+        worst = std::max(worst, rel);
+      }
+    }
+    EXPECT_LT(worst, 1e-6) << (decays ? "decay" : "no decay");
+    EXPECT_FALSE(at::equal(p_fused, at::zeros({n}))) << "the parameters moved";
+  }
+}
+
+TEST(AdamWUpdate, FusedBumpsVersionCountersAndTakesStridedGradients) {
+  at::Tensor p = at::randn({4, 6}), m = at::zeros({4, 6}), v = at::zeros({4, 6});
+  at::Tensor p_ref = p.clone(), m_ref = m.clone(), v_ref = v.clone();
+  const int64_t before = p._version();
+  const at::Tensor g = at::randn({6, 4}).t();  // not contiguous
+  AdamWScalars s;
+  s.lr = 0.01;
+  s.step_size = 0.1;
+  AdamWUpdateFused(p, g, m, v, true, s);
+  AdamWUpdateComposite(p_ref, g, m_ref, v_ref, true, s);
+  // core/compute_weight.h recasts a master whose version changed.
+  EXPECT_GT(p._version(), before);
+  EXPECT_LT((p - p_ref).abs().max().item<double>(), 1e-6);
+  EXPECT_LT((m - m_ref).abs().max().item<double>(), 1e-6);
 }
 
 TEST(LearningRate, WarmupThenCosineToMinimum) {
