@@ -10,13 +10,14 @@
 // place: no copy into the bucket before the all-reduce and none back after.
 // A gradient replaced behind the synchronizer's back (assigned another tensor
 // or reset to undefined) is copied into its slot at the next reduction and
-// the view restored, so the result is always the bucketed average. Buckets are planned once, from the parameter list, in
+// the view restored, so the result is always the bucketed average.
+// Buckets are planned once, from the parameter list, in
 // REVERSE parameter order (the order backward produces gradients), one dtype
 // per bucket; every rank builds the same plan from the same parameter list,
 // so the all-reduces are issued in the same order on every rank.
 //
 // Two ways to run it:
-//  * Synchronize() after backward: packs, averages and unpacks every bucket.
+//  * Synchronize() after backward: averages every bucket in place.
 //  * With overlap enabled (parallel.overlap_grad_reduce), hooks on each
 //    parameter's gradient accumulator mark it ready as backward produces it;
 //    when a bucket is complete (and every earlier bucket has started, which
