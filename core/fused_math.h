@@ -44,8 +44,10 @@
 /// but at -O3 it declined for the larger helpers).
 #if defined(__GNUC__) || defined(__clang__)
 #define ALRO_FUSED_INLINE inline __attribute__((always_inline))
+#define ALRO_FUSED_LAMBDA_INLINE __attribute__((always_inline))
 #else
 #define ALRO_FUSED_INLINE inline
+#define ALRO_FUSED_LAMBDA_INLINE
 #endif
 
 namespace alro::core::fused_math {
@@ -97,70 +99,45 @@ ALRO_FUSED_INLINE float Exp(float x) {
 /// exp in double: std::exp (double runs only in tests).
 ALRO_FUSED_INLINE double Exp(double x) { return std::exp(x); }
 
-/// sum of a[0..n) with kLanes interleaved accumulators, so the loop
-/// vectorises at every clone's width (the order of additions differs from a
-/// sequential sum by rounding only).
-template <typename T>
-ALRO_FUSED_INLINE T Sum(const T* a, int64_t n) {
-  T acc[kLanes] = {};
+/// sum over j in [0, n) of term(j), in the accumulation type A, with kLanes
+/// interleaved accumulators so that the loop vectorises at every clone's
+/// width (the order of additions differs from a sequential sum by rounding
+/// only). The reductions below are this loop with their own term.
+template <typename A, typename Term>
+ALRO_FUSED_INLINE A InterleavedSum(int64_t n, Term term) {
+  A acc[kLanes] = {};
   int64_t j = 0;
   for (; j + kLanes <= n; j += kLanes) {
-    for (int64_t k = 0; k < kLanes; ++k) acc[k] += a[j + k];
+    for (int64_t k = 0; k < kLanes; ++k) acc[k] += term(j + k);
   }
-  T s = 0;
-  for (; j < n; ++j) s += a[j];
+  A s = 0;
+  for (; j < n; ++j) s += term(j);
   for (int64_t k = 0; k < kLanes; ++k) s += acc[k];
   return s;
 }
 
-/// sum of a[j] * b[j], vectorised as Sum.
+/// sum of a[j] * b[j].
 template <typename T>
 ALRO_FUSED_INLINE T Dot(const T* a, const T* b, int64_t n) {
-  T acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes) {
-    for (int64_t k = 0; k < kLanes; ++k) acc[k] += a[j + k] * b[j + k];
-  }
-  T s = 0;
-  for (; j < n; ++j) s += a[j] * b[j];
-  for (int64_t k = 0; k < kLanes; ++k) s += acc[k];
-  return s;
+  return InterleavedSum<T>(n, [=](int64_t j) ALRO_FUSED_LAMBDA_INLINE { return a[j] * b[j]; });
 }
 
-/// sum of a[j]^2 in the accumulation type A, interleaved as Sum (a may be
-/// narrower than A, e.g. bf16).
+/// sum of a[j]^2 in the accumulation type A (a may be narrower than A, e.g.
+/// bf16).
 template <typename A, typename T>
 ALRO_FUSED_INLINE A SumSquares(const T* a, int64_t n) {
-  A acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes) {
-    for (int64_t k = 0; k < kLanes; ++k) {
-      const A v = static_cast<A>(a[j + k]);
-      acc[k] += v * v;
-    }
-  }
-  A s = 0;
-  for (; j < n; ++j) {
+  return InterleavedSum<A>(n, [=](int64_t j) ALRO_FUSED_LAMBDA_INLINE {
     const A v = static_cast<A>(a[j]);
-    s += v * v;
-  }
-  for (int64_t k = 0; k < kLanes; ++k) s += acc[k];
-  return s;
+    return v * v;
+  });
 }
 
-/// sum of a[j] * w[j] * b[j] in the accumulation type A (w already in A),
-/// interleaved as Sum.
+/// sum of a[j] * w[j] * b[j] in the accumulation type A (w already in A).
 template <typename A, typename T>
 ALRO_FUSED_INLINE A Dot3(const T* a, const A* w, const T* b, int64_t n) {
-  A acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes) {
-    for (int64_t k = 0; k < kLanes; ++k) acc[k] += static_cast<A>(a[j + k]) * w[j + k] * static_cast<A>(b[j + k]);
-  }
-  A s = 0;
-  for (; j < n; ++j) s += static_cast<A>(a[j]) * w[j] * static_cast<A>(b[j]);
-  for (int64_t k = 0; k < kLanes; ++k) s += acc[k];
-  return s;
+  return InterleavedSum<A>(n, [=](int64_t j) ALRO_FUSED_LAMBDA_INLINE {
+    return static_cast<A>(a[j]) * w[j] * static_cast<A>(b[j]);
+  });
 }
 
 /// The float's bits as an int32 that orders as the float does (negative
@@ -205,7 +182,7 @@ ALRO_FUSED_INLINE double MaxPadded(const double* a, int64_t n) {
 }
 
 /// a[j] = exp(a[j] - shift) over a[0..n), n a multiple of kLanes, and their
-/// sum (interleaved as Sum). Whole blocks only, so short rows pay no scalar
+/// sum (interleaved as InterleavedSum). Whole blocks only, so short rows pay no scalar
 /// exp tail: pad a row with -inf, which exponentiates to exactly 0.
 template <typename T>
 ALRO_FUSED_INLINE T ExpShiftedSumPadded(T* a, int64_t n, T shift) {
