@@ -3,7 +3,6 @@
 #include "core/attention.h"
 
 #include "common/status.h"
-#include "core/batched_matmul.h"
 #include "core/fused_ops.h"
 #include "core/lora.h"
 #include "distributed/tensor_parallel.h"
@@ -24,10 +23,7 @@ at::Tensor GroupedQueryAttention(const at::Tensor& q, const at::Tensor& k, const
   const int64_t group = h / kv;
   // Query heads kv*group + i read key/value head kv: fold the group into the
   // query rows instead of repeating k and v.
-  const at::Tensor qg = q.reshape({b, kv, group * t, d});
-  const at::Tensor scores = BatchedMatmul(qg, k.transpose(-1, -2)).to(at::kFloat);
-  const at::Tensor probs = MaskedSoftmax(scores, mask, d).to(q.scalar_type());
-  return BatchedMatmul(probs, v).view({b, h, t, d});
+  return MaskedAttention(q.reshape({b, kv, group * t, d}), k, v, mask).view({b, h, t, d});
 }
 
 Attention::Attention(const config::ModelConfig& m, dist::Communicator& tp, at::Generator dropout_rng,

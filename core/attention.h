@@ -26,8 +26,8 @@ namespace alro::core {
 /// [0, start + t): true where the key is in the future (to be masked).
 at::Tensor CausalMask(int64_t t, int64_t start, c10::Device device);
 
-/// Scaled-dot-product attention with grouped query heads, computed in float32
-/// softmax: q [B, H, T, D], k/v [B, KV, S, D], mask [T, S] shared by the
+/// Scaled-dot-product attention with grouped query heads (MaskedAttention of
+/// core/fused_ops.h; the softmax in float32, double for double): q [B, H, T, D], k/v [B, KV, S, D], mask [T, S] shared by the
 /// batch or [B, T, S] per row (true = masked; every query must see at least
 /// one key) -> [B, H, T, D] in q's dtype. H must be a multiple of KV.
 at::Tensor GroupedQueryAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

@@ -4,48 +4,20 @@
 // through the same kernel (the transposes are flags, not copies).
 #include "core/batched_matmul.h"
 
-#include <dlfcn.h>
-
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
-#include <limits>
 #include <optional>
 #include <vector>
 
 #include "common/status.h"
+#include "core/cblas.h"
 #include "core/fused_ops.h"
 
 namespace alro::core {
 namespace {
-
-// CBLAS's enums and its LP64 integer (OpenBLAS and MKL's default interfaces).
-constexpr int kCblasRowMajor = 101;
-constexpr int kCblasNoTrans = 111;
-constexpr int kCblasTrans = 112;
-using SgemmFn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*,
-                         int);
-using DgemmFn = void (*)(int, int, int, int, int, int, double, const double*, int, const double*, int, double,
-                         double*, int);
-
-// The gemm entry points of whatever BLAS the process loaded (LibTorch's
-// dependency), or null. RTLD_DEFAULT searches every library loaded at start.
-struct Cblas {
-  SgemmFn sgemm = nullptr;
-  DgemmFn dgemm = nullptr;
-};
-
-const Cblas& LoadedCblas() {
-  static const Cblas cblas = [] {
-    Cblas c;
-    c.sgemm = reinterpret_cast<SgemmFn>(dlsym(RTLD_DEFAULT, "cblas_sgemm"));
-    c.dgemm = reinterpret_cast<DgemmFn>(dlsym(RTLD_DEFAULT, "cblas_dgemm"));
-    return c;
-  }();
-  return cblas;
-}
 
 // How the last two dimensions of a tensor lie in memory: a row-major matrix
 // with leading dimension `ld`, or (transposed) the row-major transpose of one.
@@ -86,8 +58,8 @@ std::vector<int64_t> BatchOffsets(const at::Tensor& t) {
   return offsets;
 }
 
-template <typename scalar_t, typename Gemm>
-void RunGemms(Gemm gemm, const at::Tensor& a, MatrixLayout la, const at::Tensor& b, MatrixLayout lb, at::Tensor& c) {
+template <typename scalar_t>
+void RunGemms(const at::Tensor& a, MatrixLayout la, const at::Tensor& b, MatrixLayout lb, at::Tensor& c) {
   const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
   const std::vector<int64_t> a_off = BatchOffsets(a), b_off = BatchOffsets(b);
   const scalar_t* ap = a.data_ptr<scalar_t>();
@@ -98,10 +70,8 @@ void RunGemms(Gemm gemm, const at::Tensor& a, MatrixLayout la, const at::Tensor&
   const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, m * n * k));
   at::parallel_for(0, batch, grain, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      gemm(kCblasRowMajor, la.transposed ? kCblasTrans : kCblasNoTrans, lb.transposed ? kCblasTrans : kCblasNoTrans,
-           static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), scalar_t(1), ap + a_off[i],
-           static_cast<int>(la.ld), bp + b_off[i], static_cast<int>(lb.ld), scalar_t(0), cp + i * m * n,
-           static_cast<int>(std::max<int64_t>(n, 1)));
+      cblas::Gemm(la.transposed, lb.transposed, m, n, k, scalar_t(1), ap + a_off[i], la.ld, bp + b_off[i], lb.ld,
+                  scalar_t(0), cp + i * m * n, std::max<int64_t>(n, 1));
     }
   });
 }
@@ -126,12 +96,10 @@ at::Tensor DirectProduct(const at::Tensor& a_in, const at::Tensor& b_in) {
   const at::Tensor b = lb ? b_in : b_in.contiguous();
   if (!la) la = LayoutOf(a);
   if (!lb) lb = LayoutOf(b);
-  ALRO_CHECK(std::max({la->ld, lb->ld, a.size(-2), a.size(-1), n}) <= std::numeric_limits<int>::max(),
-             "BatchedMatmul: a matrix exceeds CBLAS's 32-bit dimensions");
   if (a.scalar_type() == at::kFloat) {
-    RunGemms<float>(LoadedCblas().sgemm, a, *la, b, *lb, c);
+    RunGemms<float>(a, *la, b, *lb, c);
   } else {
-    RunGemms<double>(LoadedCblas().dgemm, a, *la, b, *lb, c);
+    RunGemms<double>(a, *la, b, *lb, c);
   }
   return c;
 }
@@ -160,7 +128,7 @@ class BatchedMatmulFunction : public torch::autograd::Function<BatchedMatmulFunc
 
 }  // namespace
 
-bool CblasGemmAvailable() { return LoadedCblas().sgemm != nullptr && LoadedCblas().dgemm != nullptr; }
+bool CblasGemmAvailable() { return cblas::Available(); }
 
 at::Tensor BatchedMatmulDirect(const at::Tensor& a, const at::Tensor& b) {
   ALRO_CHECK(CblasGemmAvailable(), "BatchedMatmulDirect: no CBLAS gemm is loaded in this process");

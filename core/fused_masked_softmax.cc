@@ -40,35 +40,17 @@ MaskRows RowsOf(const at::Tensor& x, const at::Tensor& m, const int64_t* spans) 
   return {m.data_ptr<bool>(), spans, m.size(-2), m.size(-1), x.size(1) * x.size(2), m.dim() == 3};
 }
 
-// The span of each mask row (mask_rows rows of s keys); lo = hi when the
-// whole row is masked.
-std::vector<int64_t> UnmaskedSpans(const bool* mask, int64_t mask_rows, int64_t s) {
-  std::vector<int64_t> spans(static_cast<size_t>(2 * mask_rows));
-  for (int64_t i = 0; i < mask_rows; ++i) {
-    const bool* m = mask + i * s;
-    int64_t lo = 0, hi = s;
-    while (lo < s && m[lo]) ++lo;
-    while (hi > lo && m[hi - 1]) --hi;
-    spans[2 * i] = lo;
-    spans[2 * i + 1] = hi;
-  }
-  return spans;
-}
-
-// Rows [begin, end) of the forward. Each row's span is scaled and masked into
-// a scratch row padded with -inf to a multiple of kLanes, so the max and the
-// exp run over whole vectors.
+// Rows [begin, end) of the forward: the softmax of each row's span, zeros
+// outside it.
 template <typename scalar_t>
 ALRO_VECTOR_CLONES void ForwardRows(const scalar_t* xp, const MaskRows& mask, scalar_t scale, scalar_t* yp,
                                     int64_t begin, int64_t end) {
   const int64_t s = mask.s;
-  const scalar_t neg_inf = -std::numeric_limits<scalar_t>::infinity();
   // A product instead of a division per element: exact when head_dim is a
   // power of 4 (16, 64, 256), within 1 ulp of the composite's division
   // otherwise.
   const scalar_t inv_scale = scalar_t(1) / scale;
   std::vector<scalar_t> scratch(static_cast<size_t>(fused_math::PaddedWidth(s)));
-  scalar_t* __restrict buf = scratch.data();
   for (int64_t r = begin; r < end; ++r) {
     const scalar_t* __restrict xr = xp + r * s;
     scalar_t* __restrict yr = yp + r * s;
@@ -80,14 +62,9 @@ ALRO_VECTOR_CLONES void ForwardRows(const scalar_t* xp, const MaskRows& mask, sc
       continue;
     }
     // Byte loads: GCC does not vectorise a select on a bool load.
-    const uint8_t* __restrict m = reinterpret_cast<const uint8_t*>(mask.data + row * s) + lo;
-    const int64_t w = hi - lo, padded = fused_math::PaddedWidth(w);
-    for (int64_t j = 0; j < w; ++j) buf[j] = m[j] != 0 ? neg_inf : xr[lo + j] * inv_scale;
-    for (int64_t j = w; j < padded; ++j) buf[j] = neg_inf;
-    const scalar_t max = fused_math::MaxPadded(buf, padded);
-    const scalar_t inv = scalar_t(1) / fused_math::ExpShiftedSumPadded(buf, padded, max);
+    const uint8_t* m = reinterpret_cast<const uint8_t*>(mask.data + row * s) + lo;
     for (int64_t j = 0; j < lo; ++j) yr[j] = 0;
-    for (int64_t j = 0; j < w; ++j) yr[lo + j] = buf[j] * inv;
+    fused_math::MaskedSoftmaxSpan(xr + lo, m, hi - lo, inv_scale, scratch.data(), yr + lo);
     for (int64_t j = hi; j < s; ++j) yr[j] = 0;
   }
 }
@@ -101,12 +78,8 @@ ALRO_VECTOR_CLONES void BackwardRows(const scalar_t* dyp, const scalar_t* yp, co
   const int64_t s = mask.s;
   const scalar_t inv_scale = scalar_t(1) / scale;
   for (int64_t r = begin; r < end; ++r) {
-    const scalar_t* __restrict dyr = dyp + r * s;
-    const scalar_t* __restrict yr = yp + r * s;
-    scalar_t* __restrict dxr = dxp + r * s;
-    const uint8_t* __restrict m = reinterpret_cast<const uint8_t*>(mask.data + mask.Index(r) * s);
-    const scalar_t dot = fused_math::Dot(yr, dyr, s);
-    for (int64_t j = 0; j < s; ++j) dxr[j] = m[j] != 0 ? scalar_t(0) : yr[j] * (dyr[j] - dot) * inv_scale;
+    const uint8_t* m = reinterpret_cast<const uint8_t*>(mask.data + mask.Index(r) * s);
+    fused_math::MaskedSoftmaxBackwardSpan(dyp + r * s, yp + r * s, m, s, inv_scale, dxp + r * s);
   }
 }
 
@@ -144,7 +117,7 @@ class MaskedSoftmaxFunction : public torch::autograd::Function<MaskedSoftmaxFunc
     const at::Tensor x = scores.contiguous();
     const at::Tensor m = mask.contiguous();
     at::Tensor y = at::empty_like(x);
-    const std::vector<int64_t> spans = UnmaskedSpans(m.data_ptr<bool>(), m.numel() / s, s);
+    const std::vector<int64_t> spans = fused_math::UnmaskedSpans(m.data_ptr<bool>(), m.numel() / s, s);
     const MaskRows rows = RowsOf(x, m, spans.data());
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "MaskedSoftmaxFused", [&] {
       ForwardKernel<scalar_t>(x, rows, static_cast<scalar_t>(std::sqrt(static_cast<double>(head_dim))), y);

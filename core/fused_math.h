@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 /// Compiles the function it precedes three times, for baseline x86-64
 /// (SSE2), x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512), and lets the
@@ -197,6 +198,52 @@ ALRO_FUSED_INLINE T ExpShiftedSumPadded(T* a, int64_t n, T shift) {
   T s = 0;
   for (int64_t k = 0; k < kLanes; ++k) s += acc[k];
   return s;
+}
+
+/// The masked softmax of one row's span of w keys: y[j] = exp(x[j] * scale -
+/// max) / sum where m[j] == 0 (max and sum over those keys), 0 where
+/// m[j] != 0. buf is scratch of PaddedWidth(w); x and y may be the same row.
+/// The span must hold an unmasked key (the callers handle a fully masked row).
+/// The keys are masked and scaled into buf, padded with -inf to whole
+/// vectors, so the max and the exp have no scalar tail.
+template <typename T>
+ALRO_FUSED_INLINE void MaskedSoftmaxSpan(const T* x, const uint8_t* __restrict m, int64_t w, T scale,
+                                         T* __restrict buf, T* y) {
+  const T neg_inf = -std::numeric_limits<T>::infinity();
+  const int64_t padded = PaddedWidth(w);
+  for (int64_t j = 0; j < w; ++j) buf[j] = m[j] != 0 ? neg_inf : x[j] * scale;
+  for (int64_t j = w; j < padded; ++j) buf[j] = neg_inf;
+  const T max = MaxPadded(buf, padded);
+  const T inv = T(1) / ExpShiftedSumPadded(buf, padded, max);
+  for (int64_t j = 0; j < w; ++j) y[j] = buf[j] * inv;
+}
+
+/// The backward of MaskedSoftmaxSpan over n keys: dx[j] = 0 where m[j] != 0
+/// (whatever dy holds there), else y[j] * (dy[j] - sum(y * dy)) * scale. dx
+/// may be dy's row.
+template <typename T>
+ALRO_FUSED_INLINE void MaskedSoftmaxBackwardSpan(const T* dy, const T* __restrict y, const uint8_t* __restrict m,
+                                                 int64_t n, T scale, T* dx) {
+  const T dot = Dot(y, dy, n);
+  for (int64_t j = 0; j < n; ++j) dx[j] = m[j] != 0 ? T(0) : y[j] * (dy[j] - dot) * scale;
+}
+
+/// The span [lo, hi) of each of mask_rows mask rows of s keys (true =
+/// masked) from its first to its last unmasked key, as lo, hi pairs; lo = hi
+/// when the whole row is masked. Under a causal mask query i's span is
+/// [0, i + 1). Keys outside a row's span get probability 0 without being
+/// exponentiated or multiplied.
+inline std::vector<int64_t> UnmaskedSpans(const bool* mask, int64_t mask_rows, int64_t s) {
+  std::vector<int64_t> spans(static_cast<size_t>(2 * mask_rows));
+  for (int64_t i = 0; i < mask_rows; ++i) {
+    const bool* m = mask + i * s;
+    int64_t lo = 0, hi = s;
+    while (lo < s && m[lo]) ++lo;
+    while (hi > lo && m[hi - 1]) --hi;
+    spans[2 * i] = lo;
+    spans[2 * i + 1] = hi;
+  }
+  return spans;
 }
 
 }  // namespace alro::core::fused_math

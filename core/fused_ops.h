@@ -1,6 +1,7 @@
 // core/fused_ops.h: single-pass CPU kernels for the decoder's non-matmul work
 // (RMSNorm, SwiGLU's silu(gate) * up, attention's scale-mask-softmax, the
-// rotary embedding with attention's heads-first layout), each a
+// rotary embedding with attention's heads-first layout) and attention as one
+// tiled kernel that skips masked keys, each a
 // torch::autograd::Function with a hand-written backward, and the composite
 // ATen formulas they replace.
 //
@@ -13,7 +14,7 @@
 // up to float rounding order.
 //
 // The dispatching entry points (RmsNorm, SwiGlu, MaskedSoftmax,
-// RotaryHeadsFirst) run the fused
+// RotaryHeadsFirst, MaskedAttention) run the fused
 // kernel on CPU tensors unless ALRO_FUSED_KERNELS=0, and the composite on
 // every other device (CUDA under LibTorch 2.x) or when switched off.
 #pragma once
@@ -53,6 +54,26 @@ at::Tensor MaskedSoftmax(const at::Tensor& scores, const at::Tensor& mask, int64
 at::Tensor MaskedSoftmaxComposite(const at::Tensor& scores, const at::Tensor& mask, int64_t head_dim);
 /// The fused CPU kernel of MaskedSoftmax.
 at::Tensor MaskedSoftmaxFused(const at::Tensor& scores, const at::Tensor& mask, int64_t head_dim);
+
+/// Attention's output softmax(mask(q k^T / sqrt(D))) v per key/value head:
+/// q [B, KV, G * T, D] holds G query groups of T queries per head (grouped
+/// query attention with the groups folded into the rows), k and v
+/// [B, KV, S, D], mask bool [T, S] or [B, T, S] (true = masked) as for
+/// MaskedSoftmax. Returns [B, KV, G * T, D] in q's dtype; the softmax runs in
+/// float32 (double for double). A query whose keys are all masked gets NaN,
+/// as the composite. The fused kernel is core/fused_attention.cc (float32
+/// and double on the CPU); bf16 and half inputs run it on float32 copies
+/// (exact products, the output rounded once to their dtype).
+at::Tensor MaskedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask);
+/// The composite form of MaskedAttention: BatchedMatmul, MaskedSoftmax,
+/// BatchedMatmul over the whole [B, KV, G * T, S] scores.
+at::Tensor MaskedAttentionComposite(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                    const at::Tensor& mask);
+/// The fused CPU kernel of MaskedAttention (float32 or double, a CBLAS gemm
+/// loaded). Its backward gives a fully masked query no gradient (the
+/// composite's turns the values' gradient NaN).
+at::Tensor MaskedAttentionFused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                const at::Tensor& mask);
 
 /// The rotary embedding's "rotate half" of x [B, T, heads, D] (D even) by the
 /// angle rows cos, sin (float32 [B or 1, T, D/2]: token (b, t)'s rows), in

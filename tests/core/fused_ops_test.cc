@@ -1,4 +1,5 @@
 // tests/core/fused_ops_test.cc: each fused CPU kernel of core/fused_ops.h
+// (and the tiled attention of core/fused_attention.cc)
 // against its composite ATen form, forward and backward: float32 within
 // float rounding, double within double rounding, bf16 within bf16 rounding;
 // gradients in double against central finite differences; and the kernels'
@@ -265,6 +266,118 @@ TEST(FusedOps, MaskedSoftmaxGivesZeroProbabilityAndGradientToMaskedKeys) {
   EXPECT_EQ(p.masked_select(masked).abs().max().item<float>(), 0.0f);
   EXPECT_EQ(scores.grad().masked_select(masked).abs().max().item<float>(), 0.0f);
   EXPECT_LE((p.sum(-1) - 1).abs().max().item<float>(), 1e-6);
+}
+
+// Masks of the shapes training builds, [2, T, T] (true = masked): batch 0
+// two lists packed into one row (block-diagonal causal), batch 1 a shared
+// prefix with two branches that each see the prefix and themselves (the
+// tree of shared-prefix copies). Every block of 64 queries meets a key range
+// that starts after 0 or holds masked keys inside it.
+at::Tensor PackedAndTreeMasks(int64_t t) {
+  const at::Tensor i = at::arange(t).unsqueeze(1), j = at::arange(t).unsqueeze(0);
+  const at::Tensor causal = j <= i;
+  const int64_t split = t * 8 / 15, prefix = t * 2 / 5, branch = t * 11 / 15;
+  const at::Tensor packed = causal & ((i < split) == (j < split));
+  const at::Tensor same_branch = (i < branch) == (j < branch);
+  const at::Tensor tree = causal & ((i < prefix) | (j < prefix) | same_branch);
+  return at::stack({packed.logical_not(), tree.logical_not()});
+}
+
+// Attention's inputs as the decoder makes them: q folded to [B, KV, G*T, D]
+// and v a transposed view of [B, S, KV, D] (not contiguous).
+std::vector<at::Tensor> AttentionInputs(int64_t b, int64_t kv, int64_t group, int64_t t, int64_t s, int64_t d,
+                                        const at::Tensor& mask) {
+  return {at::randn({b, kv, group * t, d}), at::randn({b, kv, s, d}), at::randn({b, s, kv, d}).transpose(1, 2),
+          mask};
+}
+
+std::vector<at::Tensor> InDouble(std::vector<at::Tensor> in) {
+  for (size_t i = 0; i < 3; ++i) in[i] = in[i].to(at::kDouble);
+  return in;
+}
+
+const Op kAttentionFused = [](const auto& in) { return MaskedAttentionFused(in[0], in[1], in[2], in[3]); };
+const Op kAttentionComposite = [](const auto& in) { return MaskedAttentionComposite(in[0], in[1], in[2], in[3]); };
+
+// Longer prompts than one block of 64 queries (so blocks skip keys), a
+// shared causal mask over a decoded prefix, per-row packed and tree masks,
+// grouped query heads; and a short prompt, one block per head.
+TEST(FusedOps, MaskedAttentionMatchesComposite) {
+  at::manual_seed(21);
+  for (int64_t t : {150, 40}) {
+    const std::string what = "T " + std::to_string(t);
+    const std::vector<at::Tensor> causal = AttentionInputs(2, 2, 3, t, t + 5, 16, Causal(t, 5));
+    ExpectClose(kAttentionFused, kAttentionComposite, causal, 2e-6, (what + " causal f32").c_str());
+    ExpectClose(kAttentionFused, kAttentionComposite, InDouble(causal), 1e-13, (what + " causal f64").c_str());
+    const std::vector<at::Tensor> packed = AttentionInputs(2, 2, 2, t, t, 32, PackedAndTreeMasks(t));
+    ExpectClose(kAttentionFused, kAttentionComposite, packed, 2e-6, (what + " packed/tree f32").c_str());
+    ExpectClose(kAttentionFused, kAttentionComposite, InDouble(packed), 1e-13, (what + " packed/tree f64").c_str());
+    const std::vector<at::Tensor> random = AttentionInputs(2, 1, 2, t, t, 8, RandomMask(2, t, t));
+    ExpectClose(kAttentionFused, kAttentionComposite, random, 2e-6, (what + " random f32").c_str());
+    // bf16 through the dispatcher (the float32 kernel on float32 copies)
+    // against the composite in bf16, which rounds the scores, the
+    // probabilities and every gradient product to bf16.
+    std::vector<at::Tensor> bf16 = packed;
+    for (size_t i = 0; i < 3; ++i) bf16[i] = bf16[i].to(at::kBFloat16);
+    ExpectClose([](const auto& in) { return MaskedAttention(in[0], in[1], in[2], in[3]); }, kAttentionComposite,
+                bf16, 3e-2, (what + " packed/tree bf16").c_str());
+  }
+}
+
+// The analytic gradient against central differences, in double, through
+// the blocked path (70 queries: blocks of 64 and 6) and the one-block path.
+TEST(FusedOps, MaskedAttentionMatchesFiniteDifferences) {
+  at::manual_seed(22);
+  ExpectFiniteDifferences(kAttentionFused, InDouble(AttentionInputs(1, 1, 1, 70, 70, 2, Causal(70, 0))));
+  ExpectFiniteDifferences(kAttentionFused, InDouble(AttentionInputs(2, 1, 2, 5, 7, 3, RandomMask(2, 5, 7))));
+}
+
+// The forward splits blocks over threads and the backward whole heads, each
+// head's sums in one order: two threads give the same bits as one.
+TEST(FusedOps, MaskedAttentionIsTheSameOnTwoThreads) {
+  at::manual_seed(23);
+  const std::vector<at::Tensor> in = AttentionInputs(2, 2, 2, 150, 150, 16, PackedAndTreeMasks(150));
+  const at::Tensor probe = at::randn({2, 2, 300, 16}, at::kDouble);
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  const Result one = ::alro::core::Run(kAttentionFused, in, probe);
+  at::set_num_threads(2);
+  const Result two = ::alro::core::Run(kAttentionFused, in, probe);
+  at::set_num_threads(threads);
+  EXPECT_TRUE(at::equal(one.out, two.out));
+  ASSERT_EQ(one.grads.size(), two.grads.size());
+  for (size_t i = 0; i < one.grads.size(); ++i) EXPECT_TRUE(at::equal(one.grads[i], two.grads[i])) << "input " << i;
+}
+
+// A query with every key masked gets a NaN output, as the composite, and no
+// gradient; the other queries and every input's gradient stay finite and
+// match the composite (whose values' gradient the NaN row poisons, so it is
+// compared with that query's probe at 0 and the row left out).
+TEST(FusedOps, MaskedAttentionFullyMaskedQuery) {
+  at::manual_seed(24);
+  for (int64_t t : {100, 9}) {
+    const std::string what = "T " + std::to_string(t);
+    at::Tensor mask = Causal(t, 0).unsqueeze(0).repeat({2, 1, 1});
+    mask[1][3].fill_(true);  // batch 1, query 3 (of both groups)
+    const std::vector<at::Tensor> in = AttentionInputs(2, 2, 2, t, t, 16, mask);
+    at::Tensor probe = at::randn({2, 2, 2 * t, 16}, at::kDouble);
+    const Result a = ::alro::core::Run(kAttentionFused, in, probe);
+    EXPECT_TRUE(a.out.select(0, 1).select(1, 3).isnan().all().item<bool>()) << what;
+    EXPECT_TRUE(a.out.select(0, 1).select(1, t + 3).isnan().all().item<bool>()) << what;
+    EXPECT_EQ(a.out.isnan().sum().item<int64_t>(), 2 * 2 * 16) << what;
+    for (const at::Tensor& g : a.grads) EXPECT_FALSE(g.isnan().any().item<bool>()) << what;
+    EXPECT_EQ(a.grads[0].select(0, 1).select(1, 3).abs().max().item<double>(), 0.0) << what;
+    // Without the masked query's output in the loss, the composite's
+    // gradients are finite: the fused ones equal them.
+    probe.select(0, 1).select(1, 3).zero_();
+    probe.select(0, 1).select(1, t + 3).zero_();
+    const Op composite_without_nan = [](const auto& x) {
+      return at::nan_to_num(MaskedAttentionComposite(x[0], x[1], x[2], x[3]), 0.0);
+    };
+    const Result b = ::alro::core::Run(composite_without_nan, in, probe);
+    const Result c = ::alro::core::Run(kAttentionFused, in, probe);
+    for (size_t i = 0; i < 2; ++i) EXPECT_LE(RelDiff(c.grads[i], b.grads[i]), 2e-6) << what << " input " << i;
+  }
 }
 
 TEST(FusedOps, RotaryHeadsFirstMatchesCompositeAndFiniteDifferences) {

@@ -1,0 +1,374 @@
+// core/fused_attention.cc: attention's scores, mask, softmax and product with
+// the values as one tiled CPU kernel that skips masked keys (see
+// MaskedAttention in fused_ops.h).
+//
+// The composite (BatchedMatmul, MaskedSoftmax, BatchedMatmul) multiplies
+// every query by every key and writes the [B, KV, G*T, S] scores and
+// probabilities through memory, although under a causal mask half of them
+// are masked, and more under the block-diagonal masks of packed rows and the
+// tree masks of shared prefixes. Here the queries of one key/value head go in
+// blocks of kQueryBlock rows; a block multiplies only the keys from the first
+// to the last one any of its rows attends to (its key range), and its scores
+// are turned into probabilities while they are in cache. Only the blocks'
+// probabilities are kept for the backward (a ragged buffer, block after
+// block), so memory falls with the work.
+//
+// Per block (rows R of one group g, key range K = [lo, hi), s = 1/sqrt(D)):
+//   forward:   P = softmax_mask(s * Q_R K_K^T)      O_R = P V_K
+//   backward:  dP = dO_R V_K^T
+//              dS = P * (dP - rowsum(P * dP)) * s   (0 where masked)
+//              dQ_R = dS K_K    dK_K += dS^T Q_R    dV_K += P^T dO_R
+// Every product is one CBLAS gemm call on strided views (core/cblas.h).
+//
+// Parallel work: the forward's blocks are independent. In the backward every
+// block of a key/value head accumulates into that head's dK and dV, so a
+// thread takes whole heads (B * KV of them) and walks their blocks in order,
+// which also makes the sums' order independent of the thread count.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <vector>
+
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <ATen/record_function.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include "common/status.h"
+#include "core/batched_matmul.h"
+#include "core/cblas.h"
+#include "core/fused_math.h"
+#include "core/fused_ops.h"
+
+namespace alro::core {
+namespace {
+
+/// Query rows per block. Smaller blocks skip more masked keys (under a
+/// causal mask a block multiplies (t0 + block) / S of the keys, t0 its first
+/// query) but call gemm more often with a thinner matrix. Measured on the
+/// `small` preset (T = 256, D = 32; core_decoder_bench --profile small, one
+/// thread, Sapphire Rapids): attention's forward + backward took 1.8x as
+/// long unblocked (256) as at 32, 1.15x at 64 and 128, and the same at 16
+/// to 48. ALRO_ATTENTION_BLOCK overrides it for measuring. Prompts of at
+/// most this many tokens run as one block per head (all G groups' rows
+/// together), the composite's shape.
+constexpr int64_t kQueryBlock = 32;
+
+int64_t QueryBlock() {
+  static const int64_t block = [] {
+    const char* env = std::getenv("ALRO_ATTENTION_BLOCK");
+    const int64_t v = env != nullptr ? std::atoll(env) : 0;
+    return v > 0 ? v : kQueryBlock;
+  }();
+  return block;
+}
+
+// One block of query rows of a key/value head: rows [row0, row0 + rows) of
+// the head's G * T rows, multiplied with keys [lo, hi). `offset` is where its
+// probabilities (rows x (hi - lo), row-major) start in the head's part of the
+// ragged buffer.
+struct Block {
+  int64_t row0, rows, lo, hi, offset;
+};
+
+// The blocks of every head, for one mask batch at a time: heads of batch b
+// read mask batch b (or 0 for a shared [T, S] mask). `spans` are the mask
+// rows' unmasked spans (fused_math::UnmaskedSpans).
+struct BlockPlan {
+  int64_t t = 0, s = 0, mask_batches = 0;
+  std::vector<int64_t> spans;
+  std::vector<std::vector<Block>> blocks;  // per mask batch
+  std::vector<int64_t> head_size;          // ragged elements per head, per mask batch
+};
+
+BlockPlan PlanBlocks(const at::Tensor& mask, int64_t groups) {
+  BlockPlan plan;
+  plan.t = mask.size(-2);
+  plan.s = mask.size(-1);
+  plan.mask_batches = mask.dim() == 3 ? mask.size(0) : 1;
+  plan.spans = fused_math::UnmaskedSpans(mask.data_ptr<bool>(), plan.mask_batches * plan.t, plan.s);
+  const int64_t block = QueryBlock();
+  // Short prompts: one block of all G * T rows (row r reads mask row r % T).
+  const bool whole = plan.t <= block;
+  for (int64_t mb = 0; mb < plan.mask_batches; ++mb) {
+    const int64_t* spans = plan.spans.data() + 2 * mb * plan.t;
+    std::vector<Block> blocks;
+    int64_t offset = 0;
+    const auto add = [&](int64_t row0, int64_t rows, int64_t t0, int64_t t1) {
+      int64_t lo = plan.s, hi = 0;
+      for (int64_t t = t0; t < t1; ++t) {
+        if (spans[2 * t] == spans[2 * t + 1]) continue;  // fully masked row
+        lo = std::min(lo, spans[2 * t]);
+        hi = std::max(hi, spans[2 * t + 1]);
+      }
+      if (hi <= lo) lo = hi = 0;
+      blocks.push_back({row0, rows, lo, hi, offset});
+      offset += rows * (hi - lo);
+    };
+    if (whole) {
+      add(0, groups * plan.t, 0, plan.t);
+    } else {
+      for (int64_t g = 0; g < groups; ++g) {
+        for (int64_t t0 = 0; t0 < plan.t; t0 += block) {
+          const int64_t t1 = std::min(t0 + block, plan.t);
+          add(g * plan.t + t0, t1 - t0, t0, t1);
+        }
+      }
+    }
+    plan.blocks.push_back(std::move(blocks));
+    plan.head_size.push_back(offset);
+  }
+  return plan;
+}
+
+// The mask bytes and unmasked spans of one mask batch.
+struct MaskBatch {
+  const uint8_t* bytes;   // [T, S], true = masked
+  const int64_t* spans;   // lo, hi per mask row
+};
+
+MaskBatch MaskBatchOf(const BlockPlan& plan, const at::Tensor& mask, int64_t mb) {
+  return {reinterpret_cast<const uint8_t*>(mask.data_ptr<bool>()) + mb * plan.t * plan.s,
+          plan.spans.data() + 2 * mb * plan.t};
+}
+
+// A head's matrix: its first element and row stride (elements between rows).
+// q and the output are [B, KV, G*T, D], k and v [B, KV, S, D], each with
+// unit stride in D.
+template <typename scalar_t>
+struct HeadMatrix {
+  scalar_t* data;
+  int64_t ld;
+  scalar_t* Row(int64_t r) const { return data + r * ld; }
+};
+
+template <typename scalar_t>
+HeadMatrix<scalar_t> Head(const at::Tensor& x, int64_t b, int64_t kv) {
+  return {const_cast<scalar_t*>(x.data_ptr<scalar_t>()) + b * x.stride(0) + kv * x.stride(1), x.stride(2)};
+}
+
+// The softmax of a block's scores p (rows x (hi - lo), already scaled) in
+// place: each row over its own unmasked span, zeros outside it. A row whose
+// keys are all masked gets zeros here; the caller writes its NaN output.
+template <typename scalar_t>
+ALRO_VECTOR_CLONES void SoftmaxBlockRows(const Block& blk, const BlockPlan& plan, const MaskBatch& mask, scalar_t* p,
+                                         scalar_t* scratch) {
+  const int64_t w = blk.hi - blk.lo;
+  for (int64_t i = 0; i < blk.rows; ++i) {
+    const int64_t t = (blk.row0 + i) % plan.t;
+    const int64_t lo = mask.spans[2 * t], hi = mask.spans[2 * t + 1];
+    scalar_t* row = p + i * w;
+    if (lo == hi) {
+      for (int64_t j = 0; j < w; ++j) row[j] = 0;
+      continue;
+    }
+    for (int64_t j = 0; j < lo - blk.lo; ++j) row[j] = 0;
+    fused_math::MaskedSoftmaxSpan(row + (lo - blk.lo), mask.bytes + t * plan.s + lo, hi - lo, scalar_t(1), scratch,
+                                  row + (lo - blk.lo));
+    for (int64_t j = hi - blk.lo; j < w; ++j) row[j] = 0;
+  }
+}
+
+// The scores' gradient dS of a block in place of dP (rows x (hi - lo)), from
+// its probabilities p: softmax's backward through the scale, 0 at masked keys.
+template <typename scalar_t>
+ALRO_VECTOR_CLONES void ScoreGradBlockRows(const Block& blk, const BlockPlan& plan, const MaskBatch& mask,
+                                           const scalar_t* p, scalar_t scale, scalar_t* dp) {
+  const int64_t w = blk.hi - blk.lo;
+  for (int64_t i = 0; i < blk.rows; ++i) {
+    const int64_t t = (blk.row0 + i) % plan.t;
+    fused_math::MaskedSoftmaxBackwardSpan(dp + i * w, p + i * w, mask.bytes + t * plan.s + blk.lo, w, scale,
+                                          dp + i * w);
+  }
+}
+
+// The ragged buffer's start for every head (b, kv), and its total size.
+std::vector<int64_t> HeadOffsets(const BlockPlan& plan, int64_t batch, int64_t kv_heads) {
+  std::vector<int64_t> offsets(static_cast<size_t>(batch * kv_heads + 1), 0);
+  for (int64_t h = 0; h < batch * kv_heads; ++h) {
+    const int64_t mb = plan.mask_batches == 1 ? 0 : h / kv_heads;
+    offsets[h + 1] = offsets[h] + plan.head_size[mb];
+  }
+  return offsets;
+}
+
+struct Shapes {
+  int64_t batch, kv_heads, groups, head_dim;
+};
+
+template <typename scalar_t>
+void Forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
+             const BlockPlan& plan, const std::vector<int64_t>& head_offsets, const Shapes& sh, at::Tensor& probs,
+             at::Tensor& out) {
+  const int64_t d = sh.head_dim, heads = sh.batch * sh.kv_heads;
+  const scalar_t scale = scalar_t(1) / static_cast<scalar_t>(std::sqrt(static_cast<double>(d)));
+  const int64_t blocks_per_head = static_cast<int64_t>(plan.blocks[0].size());
+  scalar_t* pbuf = probs.data_ptr<scalar_t>();
+  at::parallel_for(0, heads * blocks_per_head, 1, [&](int64_t begin, int64_t end) {
+    std::vector<scalar_t> scratch(static_cast<size_t>(fused_math::PaddedWidth(plan.s)));
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t h = task / blocks_per_head, b = h / sh.kv_heads, kv = h % sh.kv_heads;
+      const int64_t mb = plan.mask_batches == 1 ? 0 : b;
+      const Block& blk = plan.blocks[mb][task % blocks_per_head];
+      const MaskBatch mbatch = MaskBatchOf(plan, mask, mb);
+      const HeadMatrix<scalar_t> qh = Head<scalar_t>(q, b, kv), kh = Head<scalar_t>(k, b, kv),
+                                 vh = Head<scalar_t>(v, b, kv), oh = Head<scalar_t>(out, b, kv);
+      const int64_t w = blk.hi - blk.lo;
+      scalar_t* p = pbuf + head_offsets[h] + blk.offset;
+      if (w > 0) {
+        cblas::Gemm(false, true, blk.rows, w, d, scale, qh.Row(blk.row0), qh.ld, kh.Row(blk.lo), kh.ld, scalar_t(0),
+                    p, w);
+        SoftmaxBlockRows(blk, plan, mbatch, p, scratch.data());
+        cblas::Gemm(false, false, blk.rows, d, w, scalar_t(1), p, w, vh.Row(blk.lo), vh.ld, scalar_t(0),
+                    oh.Row(blk.row0), oh.ld);
+      }
+      for (int64_t i = 0; i < blk.rows; ++i) {
+        const int64_t t = (blk.row0 + i) % plan.t;
+        if (mbatch.spans[2 * t] != mbatch.spans[2 * t + 1]) continue;
+        scalar_t* o = oh.Row(blk.row0 + i);
+        for (int64_t j = 0; j < d; ++j) o[j] = std::numeric_limits<scalar_t>::quiet_NaN();
+      }
+    }
+  });
+}
+
+template <typename scalar_t>
+void Backward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
+              const at::Tensor& probs, const at::Tensor& dout, const BlockPlan& plan,
+              const std::vector<int64_t>& head_offsets, const Shapes& sh, at::Tensor& dq, at::Tensor& dk,
+              at::Tensor& dv) {
+  const int64_t d = sh.head_dim, heads = sh.batch * sh.kv_heads;
+  const scalar_t scale = scalar_t(1) / static_cast<scalar_t>(std::sqrt(static_cast<double>(d)));
+  const scalar_t* pbuf = probs.data_ptr<scalar_t>();
+  int64_t max_block = 0;
+  for (const auto& blocks : plan.blocks) {
+    for (const Block& blk : blocks) max_block = std::max(max_block, blk.rows * (blk.hi - blk.lo));
+  }
+  at::parallel_for(0, heads, 1, [&](int64_t begin, int64_t end) {
+    std::vector<scalar_t> dp(static_cast<size_t>(max_block));
+    for (int64_t h = begin; h < end; ++h) {
+      const int64_t b = h / sh.kv_heads, kv = h % sh.kv_heads;
+      const int64_t mb = plan.mask_batches == 1 ? 0 : b;
+      const MaskBatch mbatch = MaskBatchOf(plan, mask, mb);
+      const HeadMatrix<scalar_t> qh = Head<scalar_t>(q, b, kv), kh = Head<scalar_t>(k, b, kv),
+                                 vh = Head<scalar_t>(v, b, kv), doh = Head<scalar_t>(dout, b, kv),
+                                 dqh = Head<scalar_t>(dq, b, kv), dkh = Head<scalar_t>(dk, b, kv),
+                                 dvh = Head<scalar_t>(dv, b, kv);
+      for (const Block& blk : plan.blocks[mb]) {
+        const int64_t w = blk.hi - blk.lo;
+        if (w == 0) {
+          for (int64_t i = 0; i < blk.rows; ++i) std::fill_n(dqh.Row(blk.row0 + i), d, scalar_t(0));
+          continue;
+        }
+        const scalar_t* p = pbuf + head_offsets[h] + blk.offset;
+        const scalar_t* dor = doh.Row(blk.row0);
+        cblas::Gemm(false, true, blk.rows, w, d, scalar_t(1), dor, doh.ld, vh.Row(blk.lo), vh.ld, scalar_t(0),
+                    dp.data(), w);
+        ScoreGradBlockRows(blk, plan, mbatch, p, scale, dp.data());
+        cblas::Gemm(false, false, blk.rows, d, w, scalar_t(1), dp.data(), w, kh.Row(blk.lo), kh.ld, scalar_t(0),
+                    dqh.Row(blk.row0), dqh.ld);
+        cblas::Gemm(true, false, w, d, blk.rows, scalar_t(1), dp.data(), w, qh.Row(blk.row0), qh.ld, scalar_t(1),
+                    dkh.Row(blk.lo), dkh.ld);
+        cblas::Gemm(true, false, w, d, blk.rows, scalar_t(1), p, w, dor, doh.ld, scalar_t(1), dvh.Row(blk.lo),
+                    dvh.ld);
+      }
+    }
+  });
+}
+
+// Inputs with a unit stride in D as they are (v is a transposed view of the
+// projection's output, read in place); anything else is copied once.
+at::Tensor UnitLastStride(const at::Tensor& x) { return x.stride(-1) == 1 ? x : x.contiguous(); }
+
+void CheckShapes(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
+  TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4,
+              "MaskedAttention: q [B, KV, G*T, D], k and v [B, KV, S, D]");
+  TORCH_CHECK(k.sizes() == v.sizes() && q.size(0) == k.size(0) && q.size(1) == k.size(1) && q.size(3) == k.size(3),
+              "MaskedAttention: q ", q.sizes(), ", k ", k.sizes(), " and v ", v.sizes(), " do not match");
+  TORCH_CHECK(q.scalar_type() == k.scalar_type() && q.scalar_type() == v.scalar_type(),
+              "MaskedAttention: q, k and v need one dtype");
+  TORCH_CHECK(mask.scalar_type() == at::kBool && (mask.dim() == 2 || mask.dim() == 3),
+              "MaskedAttention: a bool mask [T, S] or [B, T, S]");
+  const int64_t t = mask.size(-2);
+  TORCH_CHECK(mask.size(-1) == k.size(2) && t > 0 && q.size(2) % t == 0 &&
+                  (mask.dim() == 2 || mask.size(0) == q.size(0)),
+              "MaskedAttention: the mask ", mask.sizes(), " does not match q ", q.sizes(), " and k ", k.sizes());
+}
+
+class MaskedAttentionFunction : public torch::autograd::Function<MaskedAttentionFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q_in, const at::Tensor& k_in,
+                            const at::Tensor& v_in, const at::Tensor& mask_in) {
+    // Named in profiles (the forward of a custom Function is no operator).
+    RECORD_FUNCTION("alro::masked_attention_fused", c10::ArrayRef<const c10::IValue>{});
+    CheckShapes(q_in, k_in, v_in, mask_in);
+    const at::Tensor q = UnitLastStride(q_in), k = UnitLastStride(k_in), v = UnitLastStride(v_in);
+    const at::Tensor mask = mask_in.contiguous();
+    const Shapes sh{q.size(0), q.size(1), q.size(2) / mask.size(-2), q.size(3)};
+    const BlockPlan plan = PlanBlocks(mask, sh.groups);
+    const std::vector<int64_t> offsets = HeadOffsets(plan, sh.batch, sh.kv_heads);
+    at::Tensor probs = at::empty({offsets.back()}, q.options());
+    at::Tensor out = at::empty(q.sizes(), q.options());
+    AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "MaskedAttentionFused",
+                               [&] { Forward<scalar_t>(q, k, v, mask, plan, offsets, sh, probs, out); });
+    ctx->save_for_backward({q, k, v, mask, probs});
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    RECORD_FUNCTION("alro::masked_attention_fused_backward", c10::ArrayRef<const c10::IValue>{});
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &q = saved[0], &k = saved[1], &v = saved[2], &mask = saved[3], &probs = saved[4];
+    const at::Tensor dout = grads[0].contiguous();
+    const Shapes sh{q.size(0), q.size(1), q.size(2) / mask.size(-2), q.size(3)};
+    const BlockPlan plan = PlanBlocks(mask, sh.groups);
+    const std::vector<int64_t> offsets = HeadOffsets(plan, sh.batch, sh.kv_heads);
+    at::Tensor dq = at::empty(q.sizes(), q.options());
+    at::Tensor dk = at::zeros(k.sizes(), k.options());
+    at::Tensor dv = at::zeros(v.sizes(), v.options());
+    AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "MaskedAttentionFusedBackward", [&] {
+      Backward<scalar_t>(q, k, v, mask, probs, dout, plan, offsets, sh, dq, dk, dv);
+    });
+    return {dq, dk, dv, at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor MaskedAttentionComposite(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                    const at::Tensor& mask) {
+  // The softmax in float32 for bf16 and half, in double for double.
+  const at::Tensor scores = BatchedMatmul(q, k.transpose(-1, -2)).to(at::promote_types(q.scalar_type(), at::kFloat));
+  const at::Tensor probs = MaskedSoftmax(scores, mask, q.size(-1)).to(q.scalar_type());
+  return BatchedMatmul(probs, v);
+}
+
+at::Tensor MaskedAttentionFused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                const at::Tensor& mask) {
+  ALRO_CHECK(cblas::Available(), "MaskedAttentionFused: no CBLAS gemm is loaded in this process");
+  ALRO_CHECK(q.device().is_cpu() && (q.scalar_type() == at::kFloat || q.scalar_type() == at::kDouble),
+             "MaskedAttentionFused: CPU float32 or double only, got ", c10::str(q.scalar_type()), " on ",
+             q.device().str());
+  return MaskedAttentionFunction::apply(q, k, v, mask);
+}
+
+at::Tensor MaskedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
+  const bool same_dtype = k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type();
+  if (!FusedKernelsEnabled() || !q.device().is_cpu() || !mask.device().is_cpu() || !same_dtype ||
+      !cblas::Available()) {
+    return MaskedAttentionComposite(q, k, v, mask);
+  }
+  if (q.scalar_type() == at::kFloat || q.scalar_type() == at::kDouble) return MaskedAttentionFused(q, k, v, mask);
+  if (q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf) {
+    // CBLAS has no bf16 gemm: the float32 kernel on float32 copies (exact
+    // products of the bf16 inputs, one rounding of the output; the casts'
+    // backward rounds the gradients back).
+    return MaskedAttentionFused(q.to(at::kFloat), k.to(at::kFloat), v.to(at::kFloat), mask).to(q.scalar_type());
+  }
+  return MaskedAttentionComposite(q, k, v, mask);
+}
+
+}  // namespace alro::core
