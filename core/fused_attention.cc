@@ -356,19 +356,13 @@ at::Tensor MaskedAttentionFused(const at::Tensor& q, const at::Tensor& k, const 
 }
 
 at::Tensor MaskedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
-  const bool same_dtype = k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type();
-  if (!FusedKernelsEnabled() || !q.device().is_cpu() || !mask.device().is_cpu() || !same_dtype ||
-      !cblas::Available()) {
-    return MaskedAttentionComposite(q, k, v, mask);
-  }
-  if (q.scalar_type() == at::kFloat || q.scalar_type() == at::kDouble) return MaskedAttentionFused(q, k, v, mask);
-  if (q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf) {
-    // CBLAS has no bf16 gemm: the float32 kernel on float32 copies (exact
-    // products of the bf16 inputs, one rounding of the output; the casts'
-    // backward rounds the gradients back).
-    return MaskedAttentionFused(q.to(at::kFloat), k.to(at::kFloat), v.to(at::kFloat), mask).to(q.scalar_type());
-  }
-  return MaskedAttentionComposite(q, k, v, mask);
+  // bf16 and half stay on the composite: CBLAS has no bf16 gemm, and the
+  // float32 kernel on float32 copies changed how the demo learns in bf16
+  // (docs/performance.md, "Attention as one tiled kernel").
+  const bool fused = FusedKernelsEnabled() && q.device().is_cpu() && mask.device().is_cpu() &&
+                     (q.scalar_type() == at::kFloat || q.scalar_type() == at::kDouble) &&
+                     k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type() && cblas::Available();
+  return fused ? MaskedAttentionFused(q, k, v, mask) : MaskedAttentionComposite(q, k, v, mask);
 }
 
 }  // namespace alro::core
