@@ -146,7 +146,7 @@ struct HeadMatrix {
 
 template <typename scalar_t>
 HeadMatrix<scalar_t> Head(const at::Tensor& x, int64_t b, int64_t kv) {
-  return {const_cast<scalar_t*>(x.data_ptr<scalar_t>()) + b * x.stride(0) + kv * x.stride(1), x.stride(2)};
+  return {x.data_ptr<scalar_t>() + b * x.stride(0) + kv * x.stride(1), x.stride(2)};
 }
 
 // The softmax of a block's scores p (rows x (hi - lo), already scaled) in
