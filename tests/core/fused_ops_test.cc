@@ -271,7 +271,7 @@ TEST(FusedOps, MaskedSoftmaxGivesZeroProbabilityAndGradientToMaskedKeys) {
 // Masks of the shapes training builds, [2, T, T] (true = masked): batch 0
 // two lists packed into one row (block-diagonal causal), batch 1 a shared
 // prefix with two branches that each see the prefix and themselves (the
-// tree of shared-prefix copies). Every block of 64 queries meets a key range
+// tree of shared-prefix copies). Most blocks of queries meet a key range
 // that starts after 0 or holds masked keys inside it.
 at::Tensor PackedAndTreeMasks(int64_t t) {
   const at::Tensor i = at::arange(t).unsqueeze(1), j = at::arange(t).unsqueeze(0);
@@ -299,12 +299,12 @@ std::vector<at::Tensor> InDouble(std::vector<at::Tensor> in) {
 const Op kAttentionFused = [](const auto& in) { return MaskedAttentionFused(in[0], in[1], in[2], in[3]); };
 const Op kAttentionComposite = [](const auto& in) { return MaskedAttentionComposite(in[0], in[1], in[2], in[3]); };
 
-// Longer prompts than one block of 64 queries (so blocks skip keys), a
+// Longer prompts than one block of 32 queries (so blocks skip keys), a
 // shared causal mask over a decoded prefix, per-row packed and tree masks,
-// grouped query heads; and a short prompt, one block per head.
+// grouped query heads; and a short prompt (20), one block per head.
 TEST(FusedOps, MaskedAttentionMatchesComposite) {
   at::manual_seed(21);
-  for (int64_t t : {150, 40}) {
+  for (int64_t t : {150, 40, 20}) {
     const std::string what = "T " + std::to_string(t);
     const std::vector<at::Tensor> causal = AttentionInputs(2, 2, 3, t, t + 5, 16, Causal(t, 5));
     ExpectClose(kAttentionFused, kAttentionComposite, causal, 2e-6, (what + " causal f32").c_str());
@@ -318,7 +318,8 @@ TEST(FusedOps, MaskedAttentionMatchesComposite) {
 }
 
 // The analytic gradient against central differences, in double, through
-// the blocked path (70 queries: blocks of 64 and 6) and the one-block path.
+// the blocked path (70 queries: blocks of 32, 32 and 6) and the one-block
+// path.
 TEST(FusedOps, MaskedAttentionMatchesFiniteDifferences) {
   at::manual_seed(22);
   ExpectFiniteDifferences(kAttentionFused, InDouble(AttentionInputs(1, 1, 1, 70, 70, 2, Causal(70, 0))));
