@@ -81,6 +81,9 @@ struct BlockPlan {
   std::vector<int64_t> spans;
   std::vector<std::vector<Block>> blocks;  // per mask batch
   std::vector<int64_t> head_size;          // ragged elements per head, per mask batch
+
+  /// The mask batch that batch row b reads.
+  int64_t MaskBatchOf(int64_t b) const { return mask_batches == 1 ? 0 : b; }
 };
 
 BlockPlan PlanBlocks(const at::Tensor& mask, int64_t groups) {
@@ -188,8 +191,7 @@ ALRO_VECTOR_CLONES void ScoreGradBlockRows(const Block& blk, const BlockPlan& pl
 std::vector<int64_t> HeadOffsets(const BlockPlan& plan, int64_t batch, int64_t kv_heads) {
   std::vector<int64_t> offsets(static_cast<size_t>(batch * kv_heads + 1), 0);
   for (int64_t h = 0; h < batch * kv_heads; ++h) {
-    const int64_t mb = plan.mask_batches == 1 ? 0 : h / kv_heads;
-    offsets[h + 1] = offsets[h] + plan.head_size[mb];
+    offsets[h + 1] = offsets[h] + plan.head_size[plan.MaskBatchOf(h / kv_heads)];
   }
   return offsets;
 }
@@ -198,19 +200,44 @@ struct Shapes {
   int64_t batch, kv_heads, groups, head_dim;
 };
 
+// Everything the forward and the backward derive from q's shape and the
+// mask: built the same way in both (the backward rebuilds it rather than
+// keeping non-tensor state in the autograd context).
+struct AttentionPlan {
+  Shapes shapes;
+  BlockPlan blocks;
+  std::vector<int64_t> head_offsets;  // ragged buffer start per head, and its total
+};
+
+AttentionPlan PlanAttention(const at::Tensor& q, const at::Tensor& mask) {
+  AttentionPlan plan;
+  plan.shapes = {q.size(0), q.size(1), q.size(2) / mask.size(-2), q.size(3)};
+  plan.blocks = PlanBlocks(mask, plan.shapes.groups);
+  plan.head_offsets = HeadOffsets(plan.blocks, plan.shapes.batch, plan.shapes.kv_heads);
+  return plan;
+}
+
+// 1 / sqrt(D), the scores' scale, in the kernel's type.
+template <typename scalar_t>
+scalar_t InverseSqrt(int64_t d) {
+  return scalar_t(1) / static_cast<scalar_t>(std::sqrt(static_cast<double>(d)));
+}
+
 template <typename scalar_t>
 void Forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
-             const BlockPlan& plan, const std::vector<int64_t>& head_offsets, const Shapes& sh, at::Tensor& probs,
-             at::Tensor& out) {
+             const AttentionPlan& attention, at::Tensor& probs, at::Tensor& out) {
+  const BlockPlan& plan = attention.blocks;
+  const std::vector<int64_t>& head_offsets = attention.head_offsets;
+  const Shapes& sh = attention.shapes;
   const int64_t d = sh.head_dim, heads = sh.batch * sh.kv_heads;
-  const scalar_t scale = scalar_t(1) / static_cast<scalar_t>(std::sqrt(static_cast<double>(d)));
+  const scalar_t scale = InverseSqrt<scalar_t>(d);
   const int64_t blocks_per_head = static_cast<int64_t>(plan.blocks[0].size());
   scalar_t* pbuf = probs.data_ptr<scalar_t>();
   at::parallel_for(0, heads * blocks_per_head, 1, [&](int64_t begin, int64_t end) {
     std::vector<scalar_t> scratch(static_cast<size_t>(fused_math::PaddedWidth(plan.s)));
     for (int64_t task = begin; task < end; ++task) {
       const int64_t h = task / blocks_per_head, b = h / sh.kv_heads, kv = h % sh.kv_heads;
-      const int64_t mb = plan.mask_batches == 1 ? 0 : b;
+      const int64_t mb = plan.MaskBatchOf(b);
       const Block& blk = plan.blocks[mb][task % blocks_per_head];
       const MaskBatch mbatch = MaskBatchOf(plan, mask, mb);
       const HeadMatrix<scalar_t> qh = Head<scalar_t>(q, b, kv), kh = Head<scalar_t>(k, b, kv),
@@ -236,11 +263,13 @@ void Forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, cons
 
 template <typename scalar_t>
 void Backward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
-              const at::Tensor& probs, const at::Tensor& dout, const BlockPlan& plan,
-              const std::vector<int64_t>& head_offsets, const Shapes& sh, at::Tensor& dq, at::Tensor& dk,
-              at::Tensor& dv) {
+              const at::Tensor& probs, const at::Tensor& dout, const AttentionPlan& attention, at::Tensor& dq,
+              at::Tensor& dk, at::Tensor& dv) {
+  const BlockPlan& plan = attention.blocks;
+  const std::vector<int64_t>& head_offsets = attention.head_offsets;
+  const Shapes& sh = attention.shapes;
   const int64_t d = sh.head_dim, heads = sh.batch * sh.kv_heads;
-  const scalar_t scale = scalar_t(1) / static_cast<scalar_t>(std::sqrt(static_cast<double>(d)));
+  const scalar_t scale = InverseSqrt<scalar_t>(d);
   const scalar_t* pbuf = probs.data_ptr<scalar_t>();
   int64_t max_block = 0;
   for (const auto& blocks : plan.blocks) {
@@ -250,7 +279,7 @@ void Backward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, con
     std::vector<scalar_t> dp(static_cast<size_t>(max_block));
     for (int64_t h = begin; h < end; ++h) {
       const int64_t b = h / sh.kv_heads, kv = h % sh.kv_heads;
-      const int64_t mb = plan.mask_batches == 1 ? 0 : b;
+      const int64_t mb = plan.MaskBatchOf(b);
       const MaskBatch mbatch = MaskBatchOf(plan, mask, mb);
       const HeadMatrix<scalar_t> qh = Head<scalar_t>(q, b, kv), kh = Head<scalar_t>(k, b, kv),
                                  vh = Head<scalar_t>(v, b, kv), doh = Head<scalar_t>(dout, b, kv),
@@ -306,13 +335,11 @@ class MaskedAttentionFunction : public torch::autograd::Function<MaskedAttention
     CheckShapes(q_in, k_in, v_in, mask_in);
     const at::Tensor q = UnitLastStride(q_in), k = UnitLastStride(k_in), v = UnitLastStride(v_in);
     const at::Tensor mask = mask_in.contiguous();
-    const Shapes sh{q.size(0), q.size(1), q.size(2) / mask.size(-2), q.size(3)};
-    const BlockPlan plan = PlanBlocks(mask, sh.groups);
-    const std::vector<int64_t> offsets = HeadOffsets(plan, sh.batch, sh.kv_heads);
-    at::Tensor probs = at::empty({offsets.back()}, q.options());
+    const AttentionPlan plan = PlanAttention(q, mask);
+    at::Tensor probs = at::empty({plan.head_offsets.back()}, q.options());
     at::Tensor out = at::empty(q.sizes(), q.options());
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "MaskedAttentionFused",
-                               [&] { Forward<scalar_t>(q, k, v, mask, plan, offsets, sh, probs, out); });
+                               [&] { Forward<scalar_t>(q, k, v, mask, plan, probs, out); });
     ctx->save_for_backward({q, k, v, mask, probs});
     return out;
   }
@@ -323,14 +350,12 @@ class MaskedAttentionFunction : public torch::autograd::Function<MaskedAttention
     const auto saved = ctx->get_saved_variables();
     const at::Tensor &q = saved[0], &k = saved[1], &v = saved[2], &mask = saved[3], &probs = saved[4];
     const at::Tensor dout = grads[0].contiguous();
-    const Shapes sh{q.size(0), q.size(1), q.size(2) / mask.size(-2), q.size(3)};
-    const BlockPlan plan = PlanBlocks(mask, sh.groups);
-    const std::vector<int64_t> offsets = HeadOffsets(plan, sh.batch, sh.kv_heads);
+    const AttentionPlan plan = PlanAttention(q, mask);
     at::Tensor dq = at::empty(q.sizes(), q.options());
     at::Tensor dk = at::zeros(k.sizes(), k.options());
     at::Tensor dv = at::zeros(v.sizes(), v.options());
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "MaskedAttentionFusedBackward", [&] {
-      Backward<scalar_t>(q, k, v, mask, probs, dout, plan, offsets, sh, dq, dk, dv);
+      Backward<scalar_t>(q, k, v, mask, probs, dout, plan, dq, dk, dv);
     });
     return {dq, dk, dv, at::Tensor()};
   }

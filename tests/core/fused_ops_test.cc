@@ -297,7 +297,13 @@ std::vector<at::Tensor> InDouble(std::vector<at::Tensor> in) {
 }
 
 const Op kAttentionFused = [](const auto& in) { return MaskedAttentionFused(in[0], in[1], in[2], in[3]); };
-const Op kAttentionComposite = [](const auto& in) { return MaskedAttentionComposite(in[0], in[1], in[2], in[3]); };
+// The reference, in ATen ops only: at::matmul and the composite softmax
+// (MaskedAttentionComposite's softmax would be the fused one, whose row code
+// the kernel shares).
+const Op kAttentionComposite = [](const auto& in) {
+  const at::Tensor scores = at::matmul(in[0], in[1].transpose(-1, -2));
+  return at::matmul(MaskedSoftmaxComposite(scores, in[3], in[0].size(-1)), in[2]);
+};
 
 // Longer prompts than one block of 32 queries (so blocks skip keys), a
 // shared causal mask over a decoded prefix, per-row packed and tree masks,
@@ -365,9 +371,7 @@ TEST(FusedOps, MaskedAttentionFullyMaskedQuery) {
     // gradients are finite: the fused ones equal them.
     probe.select(0, 1).select(1, 3).zero_();
     probe.select(0, 1).select(1, t + 3).zero_();
-    const Op composite_without_nan = [](const auto& x) {
-      return at::nan_to_num(MaskedAttentionComposite(x[0], x[1], x[2], x[3]), 0.0);
-    };
+    const Op composite_without_nan = [](const auto& x) { return at::nan_to_num(kAttentionComposite(x), 0.0); };
     const Result b = ::alro::core::Run(composite_without_nan, in, probe);
     const Result c = ::alro::core::Run(kAttentionFused, in, probe);
     for (size_t i = 0; i < 2; ++i) EXPECT_LE(RelDiff(c.grads[i], b.grads[i]), 2e-6) << what << " input " << i;
