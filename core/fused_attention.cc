@@ -8,12 +8,16 @@
 // are masked, and more under the block-diagonal masks of packed rows and the
 // tree masks of shared prefixes. Here the queries of one key/value head go in
 // blocks of kQueryBlock rows; a block multiplies only the keys from the first
-// to the last one any of its rows attends to (its key range), and its scores
-// are turned into probabilities while they are in cache. Only the blocks'
-// probabilities are kept for the backward (a ragged buffer, block after
-// block), so memory falls with the work.
+// to the last one any of its rows attends to (its key range), less any gap
+// of at least kMinKeyGap keys that none of its rows attends to (a permuted
+// copy's queries skip the original's suffix, between the shared prefix and
+// their own branch). The kept keys form one or more runs, laid side by side
+// as the block's columns. Its scores are turned into probabilities while
+// they are in cache. Only the blocks' probabilities are kept for the backward
+// (a ragged buffer, block after block), so memory falls with the work.
 //
-// Per block (rows R of one group g, key range K = [lo, hi), s = 1/sqrt(D)):
+// Per block (rows R of one group g, kept keys K, s = 1/sqrt(D); each product
+// with K is one gemm per run of K):
 //   forward:   P = softmax_mask(s * Q_R K_K^T)      O_R = P V_K
 //   backward:  dP = dO_R V_K^T
 //              dS = P * (dP - rowsum(P * dP)) * s   (0 where masked)
@@ -28,6 +32,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -65,12 +70,24 @@ int64_t QueryBlock() {
   return block;
 }
 
+/// The narrowest gap in a block's key range worth skipping: a gap splits the
+/// block's products into one gemm per run of keys, and each extra gemm call
+/// costs about as much as multiplying a few dozen keys.
+constexpr int64_t kMinKeyGap = 32;
+
+// A run of keys [lo, hi) that a block multiplies, at columns [col, col + hi -
+// lo) of the block's scores.
+struct KeyRun {
+  int64_t lo, hi, col;
+};
+
 // One block of query rows of a key/value head: rows [row0, row0 + rows) of
-// the head's G * T rows, multiplied with keys [lo, hi). `offset` is where its
-// probabilities (rows x (hi - lo), row-major) start in the head's part of the
+// the head's G * T rows, multiplied with the keys of runs [run0, run0 + runs)
+// of its mask batch's runs, `width` keys in all. `offset` is where its
+// probabilities (rows x width, row-major) start in the head's part of the
 // ragged buffer.
 struct Block {
-  int64_t row0, rows, lo, hi, offset;
+  int64_t row0, rows, run0, runs, width, offset;
 };
 
 // The blocks of every head, for one mask batch at a time: heads of batch b
@@ -79,12 +96,46 @@ struct Block {
 struct BlockPlan {
   int64_t t = 0, s = 0, mask_batches = 0;
   std::vector<int64_t> spans;
-  std::vector<std::vector<Block>> blocks;  // per mask batch
-  std::vector<int64_t> head_size;          // ragged elements per head, per mask batch
+  std::vector<std::vector<Block>> blocks;   // per mask batch
+  std::vector<std::vector<KeyRun>> runs;    // per mask batch, the blocks' runs in order
+  std::vector<int64_t> head_size;           // ragged elements per head, per mask batch
 
   /// The mask batch that batch row b reads.
   int64_t MaskBatchOf(int64_t b) const { return mask_batches == 1 ? 0 : b; }
+  /// The runs of block `blk` of mask batch `mb`.
+  const KeyRun* RunsOf(int64_t mb, const Block& blk) const { return runs[mb].data() + blk.run0; }
 };
+
+// The runs of keys in [lo, hi) that any of mask rows [t0, t1) attends to,
+// gaps narrower than kMinKeyGap kept. `bytes` is the mask batch's [T, S].
+std::vector<KeyRun> KeyRuns(const uint8_t* bytes, int64_t s, int64_t t0, int64_t t1, int64_t lo, int64_t hi) {
+  std::vector<KeyRun> runs;
+  if (hi <= lo) return runs;
+  // A gap can only be as wide as kMinKeyGap when the range is wider.
+  if (hi - lo < 2 + kMinKeyGap) return {{lo, hi, 0}};
+  std::vector<uint8_t> live(static_cast<size_t>(hi - lo), 0);
+  for (int64_t t = t0; t < t1; ++t) {
+    const uint8_t* m = bytes + t * s + lo;
+    for (int64_t j = 0; j < hi - lo; ++j) live[j] |= static_cast<uint8_t>(m[j] == 0);
+  }
+  int64_t run_lo = lo, col = 0;
+  for (int64_t j = lo; j < hi;) {
+    if (live[j - lo]) {
+      ++j;
+      continue;
+    }
+    int64_t gap_end = j;
+    while (gap_end < hi && !live[gap_end - lo]) ++gap_end;
+    if (gap_end - j >= kMinKeyGap) {
+      runs.push_back({run_lo, j, col});
+      col += j - run_lo;
+      run_lo = gap_end;
+    }
+    j = gap_end;
+  }
+  runs.push_back({run_lo, hi, col});
+  return runs;
+}
 
 BlockPlan PlanBlocks(const at::Tensor& mask, int64_t groups) {
   BlockPlan plan;
@@ -97,7 +148,9 @@ BlockPlan PlanBlocks(const at::Tensor& mask, int64_t groups) {
   const bool whole = plan.t <= block;
   for (int64_t mb = 0; mb < plan.mask_batches; ++mb) {
     const int64_t* spans = plan.spans.data() + 2 * mb * plan.t;
+    const uint8_t* bytes = reinterpret_cast<const uint8_t*>(mask.data_ptr<bool>()) + mb * plan.t * plan.s;
     std::vector<Block> blocks;
+    std::vector<KeyRun> runs;
     int64_t offset = 0;
     const auto add = [&](int64_t row0, int64_t rows, int64_t t0, int64_t t1) {
       int64_t lo = plan.s, hi = 0;
@@ -106,9 +159,13 @@ BlockPlan PlanBlocks(const at::Tensor& mask, int64_t groups) {
         lo = std::min(lo, spans[2 * t]);
         hi = std::max(hi, spans[2 * t + 1]);
       }
-      if (hi <= lo) lo = hi = 0;
-      blocks.push_back({row0, rows, lo, hi, offset});
-      offset += rows * (hi - lo);
+      const std::vector<KeyRun> mine = KeyRuns(bytes, plan.s, t0, t1, lo, hi);
+      int64_t width = 0;
+      for (const KeyRun& r : mine) width += r.hi - r.lo;
+      blocks.push_back({row0, rows, static_cast<int64_t>(runs.size()), static_cast<int64_t>(mine.size()), width,
+                        offset});
+      runs.insert(runs.end(), mine.begin(), mine.end());
+      offset += rows * width;
     };
     if (whole) {
       add(0, groups * plan.t, 0, plan.t);
@@ -121,6 +178,7 @@ BlockPlan PlanBlocks(const at::Tensor& mask, int64_t groups) {
       }
     }
     plan.blocks.push_back(std::move(blocks));
+    plan.runs.push_back(std::move(runs));
     plan.head_size.push_back(offset);
   }
   return plan;
@@ -152,13 +210,35 @@ HeadMatrix<scalar_t> Head(const at::Tensor& x, int64_t b, int64_t kv) {
   return {x.data_ptr<scalar_t>() + b * x.stride(0) + kv * x.stride(1), x.stride(2)};
 }
 
-// The softmax of a block's scores p (rows x (hi - lo), already scaled) in
+// Mask row t's bytes at a block's columns: in place when the block has one
+// run of keys, else gathered into `scratch` (the block's width in bytes).
+const uint8_t* BlockMaskRow(const Block& blk, const KeyRun* runs, const MaskBatch& mask, int64_t s, int64_t t,
+                            uint8_t* scratch) {
+  const uint8_t* row = mask.bytes + t * s;
+  if (blk.runs == 1) return row + runs[0].lo;
+  for (int64_t r = 0; r < blk.runs; ++r) {
+    std::memcpy(scratch + runs[r].col, row + runs[r].lo, static_cast<size_t>(runs[r].hi - runs[r].lo));
+  }
+  return scratch;
+}
+
+// The block column of key `key`, which lies in one of the block's runs (a
+// row's first and last unmasked keys do: the gaps hold only keys that no row
+// of the block attends to).
+int64_t ColumnOf(const KeyRun* runs, int64_t n, int64_t key) {
+  int64_t r = 0;
+  while (r + 1 < n && key >= runs[r].hi) ++r;
+  return runs[r].col + (key - runs[r].lo);
+}
+
+// The softmax of a block's scores p (rows x width, already scaled) in
 // place: each row over its own unmasked span, zeros outside it. A row whose
 // keys are all masked gets zeros here; the caller writes its NaN output.
 template <typename scalar_t>
-ALRO_VECTOR_CLONES void SoftmaxBlockRows(const Block& blk, const BlockPlan& plan, const MaskBatch& mask, scalar_t* p,
-                                         scalar_t* scratch) {
-  const int64_t w = blk.hi - blk.lo;
+ALRO_VECTOR_CLONES void SoftmaxBlockRows(const Block& blk, const KeyRun* runs, const BlockPlan& plan,
+                                         const MaskBatch& mask, scalar_t* p, scalar_t* scratch,
+                                         uint8_t* mask_scratch) {
+  const int64_t w = blk.width;
   for (int64_t i = 0; i < blk.rows; ++i) {
     const int64_t t = (blk.row0 + i) % plan.t;
     const int64_t lo = mask.spans[2 * t], hi = mask.spans[2 * t + 1];
@@ -167,23 +247,25 @@ ALRO_VECTOR_CLONES void SoftmaxBlockRows(const Block& blk, const BlockPlan& plan
       for (int64_t j = 0; j < w; ++j) row[j] = 0;
       continue;
     }
-    for (int64_t j = 0; j < lo - blk.lo; ++j) row[j] = 0;
-    fused_math::MaskedSoftmaxSpan(row + (lo - blk.lo), mask.bytes + t * plan.s + lo, hi - lo, scalar_t(1), scratch,
-                                  row + (lo - blk.lo));
-    for (int64_t j = hi - blk.lo; j < w; ++j) row[j] = 0;
+    const uint8_t* m = BlockMaskRow(blk, runs, mask, plan.s, t, mask_scratch);
+    const int64_t first = ColumnOf(runs, blk.runs, lo), end = ColumnOf(runs, blk.runs, hi - 1) + 1;
+    for (int64_t j = 0; j < first; ++j) row[j] = 0;
+    fused_math::MaskedSoftmaxSpan(row + first, m + first, end - first, scalar_t(1), scratch, row + first);
+    for (int64_t j = end; j < w; ++j) row[j] = 0;
   }
 }
 
-// The scores' gradient dS of a block in place of dP (rows x (hi - lo)), from
+// The scores' gradient dS of a block in place of dP (rows x width), from
 // its probabilities p: softmax's backward through the scale, 0 at masked keys.
 template <typename scalar_t>
-ALRO_VECTOR_CLONES void ScoreGradBlockRows(const Block& blk, const BlockPlan& plan, const MaskBatch& mask,
-                                           const scalar_t* p, scalar_t scale, scalar_t* dp) {
-  const int64_t w = blk.hi - blk.lo;
+ALRO_VECTOR_CLONES void ScoreGradBlockRows(const Block& blk, const KeyRun* runs, const BlockPlan& plan,
+                                           const MaskBatch& mask, const scalar_t* p, scalar_t scale, scalar_t* dp,
+                                           uint8_t* mask_scratch) {
+  const int64_t w = blk.width;
   for (int64_t i = 0; i < blk.rows; ++i) {
     const int64_t t = (blk.row0 + i) % plan.t;
-    fused_math::MaskedSoftmaxBackwardSpan(dp + i * w, p + i * w, mask.bytes + t * plan.s + blk.lo, w, scale,
-                                          dp + i * w);
+    const uint8_t* m = BlockMaskRow(blk, runs, mask, plan.s, t, mask_scratch);
+    fused_math::MaskedSoftmaxBackwardSpan(dp + i * w, p + i * w, m, w, scale, dp + i * w);
   }
 }
 
@@ -235,21 +317,27 @@ void Forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, cons
   scalar_t* pbuf = probs.data_ptr<scalar_t>();
   at::parallel_for(0, heads * blocks_per_head, 1, [&](int64_t begin, int64_t end) {
     std::vector<scalar_t> scratch(static_cast<size_t>(fused_math::PaddedWidth(plan.s)));
+    std::vector<uint8_t> mask_scratch(static_cast<size_t>(plan.s));
     for (int64_t task = begin; task < end; ++task) {
       const int64_t h = task / blocks_per_head, b = h / sh.kv_heads, kv = h % sh.kv_heads;
       const int64_t mb = plan.MaskBatchOf(b);
       const Block& blk = plan.blocks[mb][task % blocks_per_head];
+      const KeyRun* runs = plan.RunsOf(mb, blk);
       const MaskBatch mbatch = MaskBatchOf(plan, mask, mb);
       const HeadMatrix<scalar_t> qh = Head<scalar_t>(q, b, kv), kh = Head<scalar_t>(k, b, kv),
                                  vh = Head<scalar_t>(v, b, kv), oh = Head<scalar_t>(out, b, kv);
-      const int64_t w = blk.hi - blk.lo;
+      const int64_t w = blk.width;
       scalar_t* p = pbuf + head_offsets[h] + blk.offset;
       if (w > 0) {
-        cblas::Gemm(false, true, blk.rows, w, d, scale, qh.Row(blk.row0), qh.ld, kh.Row(blk.lo), kh.ld, scalar_t(0),
-                    p, w);
-        SoftmaxBlockRows(blk, plan, mbatch, p, scratch.data());
-        cblas::Gemm(false, false, blk.rows, d, w, scalar_t(1), p, w, vh.Row(blk.lo), vh.ld, scalar_t(0),
-                    oh.Row(blk.row0), oh.ld);
+        for (int64_t r = 0; r < blk.runs; ++r) {
+          cblas::Gemm(false, true, blk.rows, runs[r].hi - runs[r].lo, d, scale, qh.Row(blk.row0), qh.ld,
+                      kh.Row(runs[r].lo), kh.ld, scalar_t(0), p + runs[r].col, w);
+        }
+        SoftmaxBlockRows(blk, runs, plan, mbatch, p, scratch.data(), mask_scratch.data());
+        for (int64_t r = 0; r < blk.runs; ++r) {
+          cblas::Gemm(false, false, blk.rows, d, runs[r].hi - runs[r].lo, scalar_t(1), p + runs[r].col, w,
+                      vh.Row(runs[r].lo), vh.ld, scalar_t(r == 0 ? 0 : 1), oh.Row(blk.row0), oh.ld);
+        }
       }
       for (int64_t i = 0; i < blk.rows; ++i) {
         const int64_t t = (blk.row0 + i) % plan.t;
@@ -273,10 +361,11 @@ void Backward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, con
   const scalar_t* pbuf = probs.data_ptr<scalar_t>();
   int64_t max_block = 0;
   for (const auto& blocks : plan.blocks) {
-    for (const Block& blk : blocks) max_block = std::max(max_block, blk.rows * (blk.hi - blk.lo));
+    for (const Block& blk : blocks) max_block = std::max(max_block, blk.rows * blk.width);
   }
   at::parallel_for(0, heads, 1, [&](int64_t begin, int64_t end) {
     std::vector<scalar_t> dp(static_cast<size_t>(max_block));
+    std::vector<uint8_t> mask_scratch(static_cast<size_t>(plan.s));
     for (int64_t h = begin; h < end; ++h) {
       const int64_t b = h / sh.kv_heads, kv = h % sh.kv_heads;
       const int64_t mb = plan.MaskBatchOf(b);
@@ -286,22 +375,29 @@ void Backward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, con
                                  dqh = Head<scalar_t>(dq, b, kv), dkh = Head<scalar_t>(dk, b, kv),
                                  dvh = Head<scalar_t>(dv, b, kv);
       for (const Block& blk : plan.blocks[mb]) {
-        const int64_t w = blk.hi - blk.lo;
+        const int64_t w = blk.width;
         if (w == 0) {
           for (int64_t i = 0; i < blk.rows; ++i) std::fill_n(dqh.Row(blk.row0 + i), d, scalar_t(0));
           continue;
         }
+        const KeyRun* runs = plan.RunsOf(mb, blk);
         const scalar_t* p = pbuf + head_offsets[h] + blk.offset;
         const scalar_t* dor = doh.Row(blk.row0);
-        cblas::Gemm(false, true, blk.rows, w, d, scalar_t(1), dor, doh.ld, vh.Row(blk.lo), vh.ld, scalar_t(0),
-                    dp.data(), w);
-        ScoreGradBlockRows(blk, plan, mbatch, p, scale, dp.data());
-        cblas::Gemm(false, false, blk.rows, d, w, scalar_t(1), dp.data(), w, kh.Row(blk.lo), kh.ld, scalar_t(0),
-                    dqh.Row(blk.row0), dqh.ld);
-        cblas::Gemm(true, false, w, d, blk.rows, scalar_t(1), dp.data(), w, qh.Row(blk.row0), qh.ld, scalar_t(1),
-                    dkh.Row(blk.lo), dkh.ld);
-        cblas::Gemm(true, false, w, d, blk.rows, scalar_t(1), p, w, dor, doh.ld, scalar_t(1), dvh.Row(blk.lo),
-                    dvh.ld);
+        for (int64_t r = 0; r < blk.runs; ++r) {
+          cblas::Gemm(false, true, blk.rows, runs[r].hi - runs[r].lo, d, scalar_t(1), dor, doh.ld, vh.Row(runs[r].lo),
+                      vh.ld, scalar_t(0), dp.data() + runs[r].col, w);
+        }
+        ScoreGradBlockRows(blk, runs, plan, mbatch, p, scale, dp.data(), mask_scratch.data());
+        for (int64_t r = 0; r < blk.runs; ++r) {
+          const int64_t n = runs[r].hi - runs[r].lo;
+          const scalar_t* ds = dp.data() + runs[r].col;
+          cblas::Gemm(false, false, blk.rows, d, n, scalar_t(1), ds, w, kh.Row(runs[r].lo), kh.ld,
+                      scalar_t(r == 0 ? 0 : 1), dqh.Row(blk.row0), dqh.ld);
+          cblas::Gemm(true, false, n, d, blk.rows, scalar_t(1), ds, w, qh.Row(blk.row0), qh.ld, scalar_t(1),
+                      dkh.Row(runs[r].lo), dkh.ld);
+          cblas::Gemm(true, false, n, d, blk.rows, scalar_t(1), p + runs[r].col, w, dor, doh.ld, scalar_t(1),
+                      dvh.Row(runs[r].lo), dvh.ld);
+        }
       }
     }
   });
@@ -378,6 +474,15 @@ at::Tensor MaskedAttentionFused(const at::Tensor& q, const at::Tensor& k, const 
              "MaskedAttentionFused: CPU float32 or double only, got ", c10::str(q.scalar_type()), " on ",
              q.device().str());
   return MaskedAttentionFunction::apply(q, k, v, mask);
+}
+
+int64_t MaskedAttentionScoreEntries(const at::Tensor& mask, int64_t groups) {
+  TORCH_CHECK(mask.scalar_type() == at::kBool && (mask.dim() == 2 || mask.dim() == 3) && groups > 0,
+              "MaskedAttentionScoreEntries: a bool mask [T, S] or [B, T, S] and groups > 0");
+  const BlockPlan plan = PlanBlocks(mask.contiguous(), groups);
+  int64_t entries = 0;
+  for (const int64_t size : plan.head_size) entries += size;
+  return entries;
 }
 
 at::Tensor MaskedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {

@@ -73,6 +73,13 @@ at::Tensor MaskedAttentionComposite(const at::Tensor& q, const at::Tensor& k, co
 /// composite's turns the values' gradient NaN).
 at::Tensor MaskedAttentionFused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                 const at::Tensor& mask);
+/// The score entries MaskedAttentionFused multiplies per key/value head, for
+/// `mask` ([T, S] or [B, T, S], true = masked) and `groups` query groups,
+/// summed over the mask's batches: what its blocks of queries keep of the
+/// groups * T x S squares after skipping keys outside their ranges and wide
+/// gaps inside them. Tests and benchmarks compare it with the squares.
+int64_t MaskedAttentionScoreEntries(const at::Tensor& mask, int64_t groups);
+
 
 /// The rotary embedding's "rotate half" of x [B, T, heads, D] (D even) by the
 /// angle rows cos, sin (float32 [B or 1, T, D/2]: token (b, t)'s rows), in

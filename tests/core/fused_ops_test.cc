@@ -332,6 +332,38 @@ TEST(FusedOps, MaskedAttentionMatchesFiniteDifferences) {
   ExpectFiniteDifferences(kAttentionFused, InDouble(AttentionInputs(2, 1, 2, 5, 7, 3, RandomMask(2, 5, 7))));
 }
 
+// A shared prefix of 4 and two branches (34 and 32 queries): the block of
+// queries 64-69 attends to keys 0-3 and 38 on, so it skips the gap 4-37 (34
+// keys, at least the kernel's minimum gap of 32) and multiplies two runs of
+// keys. Its gradients against central differences, and the entries it
+// multiplies against the key ranges without the gap.
+TEST(FusedOps, MaskedAttentionSkipsWideGapsInAKeyRange) {
+  at::manual_seed(24);
+  const int64_t t = 70, prefix = 4, branch = 38, groups = 2;
+  const at::Tensor i = at::arange(t).unsqueeze(1), j = at::arange(t).unsqueeze(0);
+  const at::Tensor tree = (j <= i) & ((j < prefix) | ((i < branch) == (j < branch)));
+  const at::Tensor mask = tree.logical_not();
+  // Blocks of 32 queries per group; without gaps each multiplies the keys
+  // from its rows' first to last unmasked key.
+  const auto key_ranges = [t](const at::Tensor& allowed) {
+    int64_t entries = 0;
+    for (int64_t t0 = 0; t0 < t; t0 += 32) {
+      const int64_t t1 = std::min(t0 + 32, t);
+      const at::Tensor keys = at::nonzero(allowed.narrow(0, t0, t1 - t0).any(0)).view({-1});
+      entries += (t1 - t0) * (keys.max().item<int64_t>() + 1 - keys.min().item<int64_t>());
+    }
+    return entries;
+  };
+  // Only the block of queries 64-69 has a gap to skip: keys [4, 38).
+  EXPECT_EQ(MaskedAttentionScoreEntries(mask, groups), groups * (key_ranges(tree) - (t - 64) * (branch - prefix)));
+  // A causal mask has no gaps.
+  EXPECT_EQ(MaskedAttentionScoreEntries(Causal(t, 0), groups), groups * key_ranges(Causal(t, 0).logical_not()));
+  const std::vector<at::Tensor> in = AttentionInputs(1, 1, groups, t, t, 3, mask);
+  ExpectClose(kAttentionFused, kAttentionComposite, in, 2e-6, "tree with a gap, f32");
+  ExpectClose(kAttentionFused, kAttentionComposite, InDouble(in), 1e-13, "tree with a gap, f64");
+  ExpectFiniteDifferences(kAttentionFused, InDouble(AttentionInputs(1, 1, 1, t, t, 2, mask)));
+}
+
 // The forward splits blocks over threads and the backward whole heads, each
 // head's sums in one order: two threads give the same bits as one.
 TEST(FusedOps, MaskedAttentionIsTheSameOnTwoThreads) {
