@@ -9,7 +9,7 @@
 // tree masks of shared prefixes. Here the queries of one key/value head go in
 // blocks of kQueryBlock rows; a block multiplies only the keys from the first
 // to the last one any of its rows attends to (its key range), less any gap
-// of at least kMinKeyGap keys that none of its rows attends to (a permuted
+// wide enough to pay (MinKeyGap) that none of its rows attends to (a permuted
 // copy's queries skip the original's suffix, between the shared prefix and
 // their own branch). The kept keys form one or more runs, laid side by side
 // as the block's columns. Its scores are turned into probabilities while
@@ -70,10 +70,18 @@ int64_t QueryBlock() {
   return block;
 }
 
-/// The narrowest gap in a block's key range worth skipping: a gap splits the
-/// block's products into one gemm per run of keys, and each extra gemm call
-/// costs about as much as multiplying a few dozen keys.
-constexpr int64_t kMinKeyGap = 32;
+/// Skipping a gap in a block's key range splits each of the block's six
+/// products (two forward, four backward) into one gemm per run of keys. An
+/// extra gemm call costs about 1.5 us; multiplying a block's 32 rows by one
+/// key costs 64 D flops, about D ns at ~60 GFLOP/s (one Sapphire Rapids
+/// core). So a gap pays from about 1,400 / D keys; kMinGapElements (the
+/// gap's keys times D) adds a margin of 1.5x: 32 keys at D = 64, 64 at
+/// D = 32 (`small`), 128 at D = 16 (`tiny`, whose 75-key gaps in
+/// shared_prefix_bench measured slower skipped than multiplied).
+constexpr int64_t kMinGapElements = 2048;
+
+/// The narrowest gap worth skipping at head dimension d.
+int64_t MinKeyGap(int64_t d) { return std::max<int64_t>(1, (kMinGapElements + d - 1) / d); }
 
 // A run of keys [lo, hi) that a block multiplies, at columns [col, col + hi -
 // lo) of the block's scores.
@@ -107,12 +115,13 @@ struct BlockPlan {
 };
 
 // The runs of keys in [lo, hi) that any of mask rows [t0, t1) attends to,
-// gaps narrower than kMinKeyGap kept. `bytes` is the mask batch's [T, S].
-std::vector<KeyRun> KeyRuns(const uint8_t* bytes, int64_t s, int64_t t0, int64_t t1, int64_t lo, int64_t hi) {
+// gaps narrower than min_gap kept. `bytes` is the mask batch's [T, S].
+std::vector<KeyRun> KeyRuns(const uint8_t* bytes, int64_t s, int64_t t0, int64_t t1, int64_t lo, int64_t hi,
+                            int64_t min_gap) {
   std::vector<KeyRun> runs;
   if (hi <= lo) return runs;
-  // A gap can only be as wide as kMinKeyGap when the range is wider.
-  if (hi - lo < 2 + kMinKeyGap) return {{lo, hi, 0}};
+  // A gap can only be as wide as min_gap when the range is wider.
+  if (hi - lo < 2 + min_gap) return {{lo, hi, 0}};
   std::vector<uint8_t> live(static_cast<size_t>(hi - lo), 0);
   for (int64_t t = t0; t < t1; ++t) {
     const uint8_t* m = bytes + t * s + lo;
@@ -126,7 +135,7 @@ std::vector<KeyRun> KeyRuns(const uint8_t* bytes, int64_t s, int64_t t0, int64_t
     }
     int64_t gap_end = j;
     while (gap_end < hi && !live[gap_end - lo]) ++gap_end;
-    if (gap_end - j >= kMinKeyGap) {
+    if (gap_end - j >= min_gap) {
       runs.push_back({run_lo, j, col});
       col += j - run_lo;
       run_lo = gap_end;
@@ -137,13 +146,13 @@ std::vector<KeyRun> KeyRuns(const uint8_t* bytes, int64_t s, int64_t t0, int64_t
   return runs;
 }
 
-BlockPlan PlanBlocks(const at::Tensor& mask, int64_t groups) {
+BlockPlan PlanBlocks(const at::Tensor& mask, int64_t groups, int64_t head_dim) {
   BlockPlan plan;
   plan.t = mask.size(-2);
   plan.s = mask.size(-1);
   plan.mask_batches = mask.dim() == 3 ? mask.size(0) : 1;
   plan.spans = fused_math::UnmaskedSpans(mask.data_ptr<bool>(), plan.mask_batches * plan.t, plan.s);
-  const int64_t block = QueryBlock();
+  const int64_t block = QueryBlock(), min_gap = MinKeyGap(head_dim);
   // Short prompts: one block of all G * T rows (row r reads mask row r % T).
   const bool whole = plan.t <= block;
   for (int64_t mb = 0; mb < plan.mask_batches; ++mb) {
@@ -159,7 +168,7 @@ BlockPlan PlanBlocks(const at::Tensor& mask, int64_t groups) {
         lo = std::min(lo, spans[2 * t]);
         hi = std::max(hi, spans[2 * t + 1]);
       }
-      const std::vector<KeyRun> mine = KeyRuns(bytes, plan.s, t0, t1, lo, hi);
+      const std::vector<KeyRun> mine = KeyRuns(bytes, plan.s, t0, t1, lo, hi, min_gap);
       int64_t width = 0;
       for (const KeyRun& r : mine) width += r.hi - r.lo;
       blocks.push_back({row0, rows, static_cast<int64_t>(runs.size()), static_cast<int64_t>(mine.size()), width,
@@ -294,7 +303,7 @@ struct AttentionPlan {
 AttentionPlan PlanAttention(const at::Tensor& q, const at::Tensor& mask) {
   AttentionPlan plan;
   plan.shapes = {q.size(0), q.size(1), q.size(2) / mask.size(-2), q.size(3)};
-  plan.blocks = PlanBlocks(mask, plan.shapes.groups);
+  plan.blocks = PlanBlocks(mask, plan.shapes.groups, plan.shapes.head_dim);
   plan.head_offsets = HeadOffsets(plan.blocks, plan.shapes.batch, plan.shapes.kv_heads);
   return plan;
 }
@@ -476,10 +485,10 @@ at::Tensor MaskedAttentionFused(const at::Tensor& q, const at::Tensor& k, const 
   return MaskedAttentionFunction::apply(q, k, v, mask);
 }
 
-int64_t MaskedAttentionScoreEntries(const at::Tensor& mask, int64_t groups) {
-  TORCH_CHECK(mask.scalar_type() == at::kBool && (mask.dim() == 2 || mask.dim() == 3) && groups > 0,
-              "MaskedAttentionScoreEntries: a bool mask [T, S] or [B, T, S] and groups > 0");
-  const BlockPlan plan = PlanBlocks(mask.contiguous(), groups);
+int64_t MaskedAttentionScoreEntries(const at::Tensor& mask, int64_t groups, int64_t head_dim) {
+  TORCH_CHECK(mask.scalar_type() == at::kBool && (mask.dim() == 2 || mask.dim() == 3) && groups > 0 && head_dim > 0,
+              "MaskedAttentionScoreEntries: a bool mask [T, S] or [B, T, S], groups > 0 and head_dim > 0");
+  const BlockPlan plan = PlanBlocks(mask.contiguous(), groups, head_dim);
   int64_t entries = 0;
   for (const int64_t size : plan.head_size) entries += size;
   return entries;

@@ -74,11 +74,12 @@ at::Tensor MaskedAttentionComposite(const at::Tensor& q, const at::Tensor& k, co
 at::Tensor MaskedAttentionFused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                 const at::Tensor& mask);
 /// The score entries MaskedAttentionFused multiplies per key/value head, for
-/// `mask` ([T, S] or [B, T, S], true = masked) and `groups` query groups,
+/// `mask` ([T, S] or [B, T, S], true = masked), `groups` query groups and
+/// head dimension `head_dim` (which sets the narrowest gap worth skipping),
 /// summed over the mask's batches: what its blocks of queries keep of the
 /// groups * T x S squares after skipping keys outside their ranges and wide
 /// gaps inside them. Tests and benchmarks compare it with the squares.
-int64_t MaskedAttentionScoreEntries(const at::Tensor& mask, int64_t groups);
+int64_t MaskedAttentionScoreEntries(const at::Tensor& mask, int64_t groups, int64_t head_dim);
 
 
 /// The rotary embedding's "rotate half" of x [B, T, heads, D] (D even) by the

@@ -333,10 +333,12 @@ TEST(FusedOps, MaskedAttentionMatchesFiniteDifferences) {
 }
 
 // A shared prefix of 4 and two branches (34 and 32 queries): the block of
-// queries 64-69 attends to keys 0-3 and 38 on, so it skips the gap 4-37 (34
-// keys, at least the kernel's minimum gap of 32) and multiplies two runs of
-// keys. Its gradients against central differences, and the entries it
-// multiplies against the key ranges without the gap.
+// queries 64-69 attends to keys 0-3 and 38 on, so at head dimension 64 it
+// skips the gap 4-37 (34 keys; the narrowest gap skipped at D = 64 is 32
+// keys) and multiplies two runs of keys. Its outputs and gradients against
+// the reference and central differences, and the entries it multiplies
+// against the key ranges without the gap; at D = 16 the gap is too narrow
+// to skip.
 TEST(FusedOps, MaskedAttentionSkipsWideGapsInAKeyRange) {
   at::manual_seed(24);
   const int64_t t = 70, prefix = 4, branch = 38, groups = 2;
@@ -355,13 +357,15 @@ TEST(FusedOps, MaskedAttentionSkipsWideGapsInAKeyRange) {
     return entries;
   };
   // Only the block of queries 64-69 has a gap to skip: keys [4, 38).
-  EXPECT_EQ(MaskedAttentionScoreEntries(mask, groups), groups * (key_ranges(tree) - (t - 64) * (branch - prefix)));
+  EXPECT_EQ(MaskedAttentionScoreEntries(mask, groups, 64),
+            groups * (key_ranges(tree) - (t - 64) * (branch - prefix)));
+  EXPECT_EQ(MaskedAttentionScoreEntries(mask, groups, 16), groups * key_ranges(tree));
   // A causal mask has no gaps.
-  EXPECT_EQ(MaskedAttentionScoreEntries(Causal(t, 0), groups), groups * key_ranges(Causal(t, 0).logical_not()));
-  const std::vector<at::Tensor> in = AttentionInputs(1, 1, groups, t, t, 3, mask);
+  EXPECT_EQ(MaskedAttentionScoreEntries(Causal(t, 0), groups, 64), groups * key_ranges(Causal(t, 0).logical_not()));
+  const std::vector<at::Tensor> in = AttentionInputs(1, 1, groups, t, t, 64, mask);
   ExpectClose(kAttentionFused, kAttentionComposite, in, 2e-6, "tree with a gap, f32");
   ExpectClose(kAttentionFused, kAttentionComposite, InDouble(in), 1e-13, "tree with a gap, f64");
-  ExpectFiniteDifferences(kAttentionFused, InDouble(AttentionInputs(1, 1, 1, t, t, 2, mask)));
+  ExpectFiniteDifferences(kAttentionFused, InDouble(AttentionInputs(1, 1, 1, t, t, 64, mask)));
 }
 
 // The forward splits blocks over threads and the backward whole heads, each
