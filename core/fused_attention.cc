@@ -76,8 +76,8 @@ int64_t QueryBlock() {
 /// key costs 64 D flops, about D ns at ~60 GFLOP/s (one Sapphire Rapids
 /// core). So a gap pays from about 1,400 / D keys; kMinGapElements (the
 /// gap's keys times D) adds a margin of 1.5x: 32 keys at D = 64, 64 at
-/// D = 32 (`small`), 128 at D = 16 (`tiny`, whose 75-key gaps in
-/// shared_prefix_bench measured slower skipped than multiplied).
+/// D = 32 (`small`), 128 at D = 16 (`tiny`: with 32 keys for every D, its
+/// 75-key gaps in shared_prefix_bench ran no faster skipped).
 constexpr int64_t kMinGapElements = 2048;
 
 /// The narrowest gap worth skipping at head dimension d.
