@@ -114,14 +114,17 @@ struct BlockPlan {
   const KeyRun* RunsOf(int64_t mb, const Block& blk) const { return runs[mb].data() + blk.run0; }
 };
 
-// The runs of keys in [lo, hi) that any of mask rows [t0, t1) attends to,
-// gaps narrower than min_gap kept. `bytes` is the mask batch's [T, S].
-std::vector<KeyRun> KeyRuns(const uint8_t* bytes, int64_t s, int64_t t0, int64_t t1, int64_t lo, int64_t hi,
-                            int64_t min_gap) {
-  std::vector<KeyRun> runs;
-  if (hi <= lo) return runs;
+// Appends to `runs` the runs of keys in [lo, hi) that any of mask rows
+// [t0, t1) attends to, gaps narrower than min_gap kept; returns their total
+// width. `bytes` is the mask batch's [T, S].
+int64_t AppendKeyRuns(const uint8_t* bytes, int64_t s, int64_t t0, int64_t t1, int64_t lo, int64_t hi,
+                      int64_t min_gap, std::vector<KeyRun>* runs) {
+  if (hi <= lo) return 0;
   // A gap can only be as wide as min_gap when the range is wider.
-  if (hi - lo < 2 + min_gap) return {{lo, hi, 0}};
+  if (hi - lo < 2 + min_gap) {
+    runs->push_back({lo, hi, 0});
+    return hi - lo;
+  }
   std::vector<uint8_t> live(static_cast<size_t>(hi - lo), 0);
   for (int64_t t = t0; t < t1; ++t) {
     const uint8_t* m = bytes + t * s + lo;
@@ -136,14 +139,14 @@ std::vector<KeyRun> KeyRuns(const uint8_t* bytes, int64_t s, int64_t t0, int64_t
     int64_t gap_end = j;
     while (gap_end < hi && !live[gap_end - lo]) ++gap_end;
     if (gap_end - j >= min_gap) {
-      runs.push_back({run_lo, j, col});
+      runs->push_back({run_lo, j, col});
       col += j - run_lo;
       run_lo = gap_end;
     }
     j = gap_end;
   }
-  runs.push_back({run_lo, hi, col});
-  return runs;
+  runs->push_back({run_lo, hi, col});
+  return col + (hi - run_lo);
 }
 
 BlockPlan PlanBlocks(const at::Tensor& mask, int64_t groups, int64_t head_dim) {
@@ -168,12 +171,9 @@ BlockPlan PlanBlocks(const at::Tensor& mask, int64_t groups, int64_t head_dim) {
         lo = std::min(lo, spans[2 * t]);
         hi = std::max(hi, spans[2 * t + 1]);
       }
-      const std::vector<KeyRun> mine = KeyRuns(bytes, plan.s, t0, t1, lo, hi, min_gap);
-      int64_t width = 0;
-      for (const KeyRun& r : mine) width += r.hi - r.lo;
-      blocks.push_back({row0, rows, static_cast<int64_t>(runs.size()), static_cast<int64_t>(mine.size()), width,
-                        offset});
-      runs.insert(runs.end(), mine.begin(), mine.end());
+      const int64_t run0 = static_cast<int64_t>(runs.size());
+      const int64_t width = AppendKeyRuns(bytes, plan.s, t0, t1, lo, hi, min_gap, &runs);
+      blocks.push_back({row0, rows, run0, static_cast<int64_t>(runs.size()) - run0, width, offset});
       offset += rows * width;
     };
     if (whole) {

@@ -81,7 +81,6 @@ at::Tensor MaskedAttentionFused(const at::Tensor& q, const at::Tensor& k, const 
 /// gaps inside them. Tests and benchmarks compare it with the squares.
 int64_t MaskedAttentionScoreEntries(const at::Tensor& mask, int64_t groups, int64_t head_dim);
 
-
 /// The rotary embedding's "rotate half" of x [B, T, heads, D] (D even) by the
 /// angle rows cos, sin (float32 [B or 1, T, D/2]: token (b, t)'s rows), in
 /// the heads-first layout attention multiplies in: [B, heads, T, D], x's
