@@ -495,13 +495,21 @@ int64_t MaskedAttentionScoreEntries(const at::Tensor& mask, int64_t groups, int6
 }
 
 at::Tensor MaskedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
-  // bf16 and half stay on the composite: CBLAS has no bf16 gemm, and the
-  // float32 kernel on float32 copies changed how the demo learns in bf16
-  // (docs/performance.md, "Attention as one tiled kernel").
-  const bool fused = FusedKernelsEnabled() && q.device().is_cpu() && mask.device().is_cpu() &&
-                     (q.scalar_type() == at::kFloat || q.scalar_type() == at::kDouble) &&
-                     k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type() && cblas::Available();
-  return fused ? MaskedAttentionFused(q, k, v, mask) : MaskedAttentionComposite(q, k, v, mask);
+  const bool kernel = FusedKernelsEnabled() && q.device().is_cpu() && mask.device().is_cpu() &&
+                      k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type() && cblas::Available();
+  if (!kernel) return MaskedAttentionComposite(q, k, v, mask);
+  if (q.scalar_type() == at::kFloat || q.scalar_type() == at::kDouble) return MaskedAttentionFused(q, k, v, mask);
+  if (q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf) {
+    // As flash attention treats bf16: the float32 kernel on float32 copies
+    // (CBLAS has no bf16 gemm), so the scores, probabilities and products
+    // are exact in float32 and the output is rounded once. The composite
+    // rounds the scores and the probabilities to bf16, and its casts and
+    // softmax over the whole [B, KV, G * T, S] scores made the bf16 demo
+    // 1.15x slower; same ranking over three seeds (docs/performance.md,
+    // "bf16 attention through the kernel").
+    return MaskedAttentionFused(q.to(at::kFloat), k.to(at::kFloat), v.to(at::kFloat), mask).to(q.scalar_type());
+  }
+  return MaskedAttentionComposite(q, k, v, mask);
 }
 
 }  // namespace alro::core

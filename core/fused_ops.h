@@ -61,8 +61,9 @@ at::Tensor MaskedSoftmaxFused(const at::Tensor& scores, const at::Tensor& mask, 
 /// [B, KV, S, D], mask bool [T, S] or [B, T, S] (true = masked) as for
 /// MaskedSoftmax. Returns [B, KV, G * T, D] in q's dtype; the softmax runs in
 /// float32 (double for double). A query whose keys are all masked gets NaN,
-/// as the composite. The fused kernel is core/fused_attention.cc (float32
-/// and double on the CPU); bf16 and half run the composite.
+/// as the composite. The fused kernel is core/fused_attention.cc (on the
+/// CPU: float32 and double, and bf16 and half on float32 copies, rounded
+/// once at the output); other devices run the composite.
 at::Tensor MaskedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask);
 /// The composite form of MaskedAttention: BatchedMatmul, MaskedSoftmax,
 /// BatchedMatmul over the whole [B, KV, G * T, S] scores.

@@ -386,6 +386,42 @@ TEST(FusedOps, MaskedAttentionIsTheSameOnTwoThreads) {
   for (size_t i = 0; i < one.grads.size(); ++i) EXPECT_TRUE(at::equal(one.grads[i], two.grads[i])) << "input " << i;
 }
 
+// bf16 runs the float32 kernel on float32 copies of q, k and v, and rounds
+// the output once: its output and gradients are exactly the float32
+// kernel's, rounded to bf16 (the gradient flowing in rounded to bf16 as
+// well). Against the double reference its output is off by one bf16
+// rounding; the bf16 composite, which rounds the scores and probabilities
+// to bf16 too, is further off.
+TEST(FusedOps, MaskedAttentionInBfloat16RunsTheKernelOnFloat32Copies) {
+  at::manual_seed(25);
+  const Op attention = [](const auto& in) { return MaskedAttention(in[0], in[1], in[2], in[3]); };
+  const Op bf16_composite = [](const auto& in) { return MaskedAttentionComposite(in[0], in[1], in[2], in[3]); };
+  for (int64_t t : {150, 20}) {
+    const std::string what = "T " + std::to_string(t);
+    std::vector<at::Tensor> in = AttentionInputs(2, 2, 2, t, t, 32, PackedAndTreeMasks(t));
+    std::vector<at::Tensor> in_f32 = in;
+    for (size_t i = 0; i < 3; ++i) {
+      in[i] = in[i].to(at::kBFloat16);
+      in_f32[i] = in[i].to(at::kFloat);
+    }
+    const at::Tensor probe = at::randn({2, 2, 2 * t, 32}, at::kDouble);
+    const Result bf16 = ::alro::core::Run(attention, in, probe);
+    const Result f32 = ::alro::core::Run(kAttentionFused, in_f32, probe.to(at::kBFloat16).to(at::kDouble));
+    EXPECT_EQ(bf16.out.scalar_type(), at::kBFloat16) << what;
+    EXPECT_TRUE(at::equal(bf16.out, f32.out.to(at::kBFloat16))) << what << ": forward";
+    ASSERT_EQ(bf16.grads.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(bf16.grads[i].scalar_type(), at::kBFloat16) << what << ": input " << i;
+      EXPECT_TRUE(at::equal(bf16.grads[i], f32.grads[i].to(at::kBFloat16))) << what << ": input " << i;
+    }
+    const at::Tensor reference = kAttentionComposite(InDouble(in));
+    const double kernel_error = RelDiff(bf16.out, reference);
+    const double composite_error = RelDiff(bf16_composite(in), reference);
+    EXPECT_LE(kernel_error, 2.5e-3) << what << ": one bf16 rounding (2^-9) of the output";
+    EXPECT_LT(kernel_error, composite_error) << what;
+  }
+}
+
 // A query with every key masked gets a NaN output, as the composite, and no
 // gradient; the other queries and every input's gradient stay finite and
 // match the composite (whose values' gradient the NaN row poisons, so it is
