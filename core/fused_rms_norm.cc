@@ -33,8 +33,8 @@ ALRO_VECTOR_CLONES void RmsNormForwardRows(const scalar_t* xp, const scalar_t* w
     const acc_t r = acc_t(1) / std::sqrt(sum / static_cast<acc_t>(h) + static_cast<acc_t>(eps));
     rp[row] = r;
     for (int64_t i = 0; i < h; ++i) {
-      const scalar_t normed = static_cast<scalar_t>(static_cast<acc_t>(xr[i]) * r);
-      yr[i] = static_cast<scalar_t>(static_cast<acc_t>(normed) * static_cast<acc_t>(wc[i]));
+      const scalar_t normed = fused_math::RoundTo<scalar_t>(static_cast<acc_t>(xr[i]) * r);
+      yr[i] = fused_math::RoundTo<scalar_t>(static_cast<acc_t>(normed) * static_cast<acc_t>(wc[i]));
     }
   }
 }
@@ -72,13 +72,13 @@ ALRO_VECTOR_CLONES void RmsNormBackwardRows(const scalar_t* dyp, const scalar_t*
       const acc_t c = dot * r * r * r / static_cast<acc_t>(h);
       scalar_t* __restrict dxr = dxp + row * h;
       for (int64_t i = 0; i < h; ++i) {
-        dxr[i] = static_cast<scalar_t>(r * static_cast<acc_t>(dyr[i]) * wc[i] - c * static_cast<acc_t>(xr[i]));
+        dxr[i] = fused_math::RoundTo<scalar_t>(r * static_cast<acc_t>(dyr[i]) * wc[i] - c * static_cast<acc_t>(xr[i]));
       }
     }
     if (dwr != nullptr) {
       acc_t* __restrict dw = dwr;
       for (int64_t i = 0; i < h; ++i) {
-        const scalar_t normed = static_cast<scalar_t>(static_cast<acc_t>(xr[i]) * r);
+        const scalar_t normed = fused_math::RoundTo<scalar_t>(static_cast<acc_t>(xr[i]) * r);
         dw[i] += static_cast<acc_t>(dyr[i]) * static_cast<acc_t>(normed);
       }
     }

@@ -29,8 +29,8 @@ ALRO_VECTOR_CLONES void SwiGluForwardRange(const scalar_t* gp, const scalar_t* u
   scalar_t* __restrict y_out = yp;
   for (int64_t i = begin; i < end; ++i) {
     const acc_t g = static_cast<acc_t>(g_in[i]);
-    const scalar_t silu = static_cast<scalar_t>(g / (acc_t(1) + fused_math::Exp(-g)));
-    y_out[i] = static_cast<scalar_t>(static_cast<acc_t>(silu) * static_cast<acc_t>(u_in[i]));
+    const scalar_t silu = fused_math::RoundTo<scalar_t>(g / (acc_t(1) + fused_math::Exp(-g)));
+    y_out[i] = fused_math::RoundTo<scalar_t>(static_cast<acc_t>(silu) * static_cast<acc_t>(u_in[i]));
   }
 }
 
@@ -59,9 +59,11 @@ ALRO_VECTOR_CLONES void SwiGluBackwardRange(const scalar_t* dyp, const scalar_t*
     const acc_t d = static_cast<acc_t>(dy_in[i]);
     const acc_t s = acc_t(1) / (acc_t(1) + fused_math::Exp(-g));
     if constexpr (kGate) {
-      dg_out[i] = static_cast<scalar_t>(d * static_cast<acc_t>(u_in[i]) * s * (acc_t(1) + g * (acc_t(1) - s)));
+      dg_out[i] = fused_math::RoundTo<scalar_t>(d * static_cast<acc_t>(u_in[i]) * s * (acc_t(1) + g * (acc_t(1) - s)));
     }
-    if constexpr (kUp) du_out[i] = static_cast<scalar_t>(d * static_cast<acc_t>(static_cast<scalar_t>(g * s)));
+    if constexpr (kUp) {
+      du_out[i] = fused_math::RoundTo<scalar_t>(d * static_cast<acc_t>(fused_math::RoundTo<scalar_t>(g * s)));
+    }
   }
 }
 

@@ -10,10 +10,13 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "core/fused_math.h"
 #include "core/fused_ops.h"
 
 namespace alro::core {
@@ -143,6 +146,29 @@ TEST(FusedOps, RmsNormMatchesDoubleReferenceAndFiniteDifferences) {
               [](const auto& in) { return RmsNormDouble(in[0], in[1], 1e-5); }, {x, w}, 1e-13, "rms_norm f64");
   ExpectFiniteDifferences([](const auto& in) { return RmsNormFused(in[0], in[1], 1e-5); },
                           {x.narrow(0, 0, 2).contiguous(), w});
+}
+
+// The kernels store bf16 through fused_math::RoundTo, a branch-free copy of
+// c10::BFloat16's rounding: it must give c10's bits for every float. Every
+// sign, exponent and leading mantissa (the 2^16 upper halves) with lower
+// halves at the rounding boundaries (ties to even and odd, one either side)
+// and a few others: zeros, subnormals, infinities, every NaN class.
+TEST(FusedOps, RoundToBfloat16GivesC10sBitsForEveryFloatClass) {
+  const uint32_t lower_halves[] = {0x0000, 0x0001, 0x7FFF, 0x8000, 0x8001, 0xFFFF, 0x1234, 0xC0DE};
+  int64_t mismatches = 0;
+  for (uint32_t upper = 0; upper <= 0xFFFF; ++upper) {
+    for (const uint32_t lower : lower_halves) {
+      const uint32_t bits = (upper << 16) | lower;
+      float f;
+      std::memcpy(&f, &bits, sizeof(f));
+      const uint16_t ours = fused_math::RoundTo<c10::BFloat16>(f).x, c10s = c10::BFloat16(f).x;
+      if (ours != c10s && ++mismatches <= 5) {
+        ADD_FAILURE() << "float bits 0x" << std::hex << bits << ": RoundTo gives 0x" << ours << ", c10 0x" << c10s;
+      }
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_EQ(fused_math::RoundTo<float>(1.5), 1.5f);
 }
 
 TEST(FusedOps, RmsNormMatchesCompositeInBfloat16) {
@@ -453,25 +479,30 @@ TEST(FusedOps, MaskedAttentionFullyMaskedQuery) {
 
 TEST(FusedOps, RotaryHeadsFirstMatchesCompositeAndFiniteDifferences) {
   at::manual_seed(8);
-  // head_dim 12: halves of 6, not a multiple of any vector width.
-  const int64_t b = 3, t = 11, h = 5, d = 12;
-  const at::Tensor x = at::randn({b, t, h, d}) * 2;
-  const at::Tensor angles = at::rand({b, t, d / 2}) * 6.3;
-  // Per-row tables (packed rows at explicit positions), then one table for
-  // the whole batch (contiguous positions).
-  for (const at::Tensor& a : {angles, angles.narrow(0, 0, 1)}) {
-    const at::Tensor cos = a.cos(), sin = a.sin();
-    const Op fused = [cos, sin](const auto& in) { return RotaryHeadsFirstFused(in[0], cos, sin); };
-    const Op composite = [cos, sin](const auto& in) { return RotaryHeadsFirstComposite(in[0], cos, sin); };
-    const at::Tensor out = fused({x});
-    EXPECT_EQ(out.sizes(), (std::vector<int64_t>{b, h, t, d}));
-    EXPECT_TRUE(out.is_contiguous());
-    ExpectClose(fused, composite, {x}, 2e-6, "rotary f32");
-    ExpectClose(fused, composite, {x.to(at::kDouble)}, 1e-13, "rotary f64");
-    // The composite rounds cos and sin to bf16 and every product; the fused
-    // kernel rounds once.
-    ExpectClose(fused, composite, {x.to(at::kBFloat16)}, 2e-2, "rotary bf16");
-    ExpectFiniteDifferences(fused, {x.narrow(2, 0, 1).to(at::kDouble)});
+  // head_dim 12: halves of 6, not a multiple of any vector width (the
+  // kernel's run-time trip count); 16 to 128: the halves the kernel compiles
+  // with a fixed trip count (core/fused_rotary.cc).
+  for (const int64_t d : {12, 16, 32, 64, 128}) {
+    const int64_t b = 3, t = 11, h = 5;
+    const std::string dim = " head_dim " + std::to_string(d);
+    const at::Tensor x = at::randn({b, t, h, d}) * 2;
+    const at::Tensor angles = at::rand({b, t, d / 2}) * 6.3;
+    // Per-row tables (packed rows at explicit positions), then one table for
+    // the whole batch (contiguous positions).
+    for (const at::Tensor& a : {angles, angles.narrow(0, 0, 1)}) {
+      const at::Tensor cos = a.cos(), sin = a.sin();
+      const Op fused = [cos, sin](const auto& in) { return RotaryHeadsFirstFused(in[0], cos, sin); };
+      const Op composite = [cos, sin](const auto& in) { return RotaryHeadsFirstComposite(in[0], cos, sin); };
+      const at::Tensor out = fused({x});
+      EXPECT_EQ(out.sizes(), (std::vector<int64_t>{b, h, t, d}));
+      EXPECT_TRUE(out.is_contiguous());
+      ExpectClose(fused, composite, {x}, 2e-6, ("rotary f32" + dim).c_str());
+      ExpectClose(fused, composite, {x.to(at::kDouble)}, 1e-13, ("rotary f64" + dim).c_str());
+      // The composite rounds cos and sin to bf16 and every product; the
+      // fused kernel rounds once.
+      ExpectClose(fused, composite, {x.to(at::kBFloat16)}, 2e-2, ("rotary bf16" + dim).c_str());
+      if (d == 12 || d == 16) ExpectFiniteDifferences(fused, {x.narrow(2, 0, 1).to(at::kDouble)});
+    }
   }
 }
 
