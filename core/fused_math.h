@@ -148,9 +148,9 @@ ALRO_FUSED_INLINE A Dot3(const T* a, const A* w, const T* b, int64_t n) {
 
 /// x rounded to the kernel's storage type scalar_t: static_cast, except for
 /// bf16, where it is c10::BFloat16's own rounding (to nearest even, every NaN
-/// to 0x7FC0) without c10's NaN branch. With the branch GCC keeps every loop
-/// that stores bf16 scalar (measured: the bf16 rotary, SwiGLU and RMSNorm
-/// kernels ran one element per instruction); the select below vectorises.
+/// to 0x7FC0) without c10's NaN branch. With the branch GCC may keep a loop
+/// that stores bf16 scalar (it did for the bf16 rotation: a NaN test and a
+/// jump per element); the select below vectorises in every such loop.
 template <typename scalar_t, typename A>
 ALRO_FUSED_INLINE scalar_t RoundTo(A x) {
   if constexpr (std::is_same_v<scalar_t, c10::BFloat16>) {
