@@ -3,8 +3,9 @@
 // -ffast-math (core/CMakeLists.txt compiles those files with -O3
 // -fno-trapping-math): the per-ISA clones of the row kernels
 // (ALRO_VECTOR_CLONES), a branch-free float exp (std::exp is a libm call and
-// keeps a loop scalar), multi-accumulator sums, a vectorisable max, the
-// parallel grain of the kernels, and what the softmax and the tiled
+// keeps a loop scalar), a branch-free rounding to bf16 (RoundTo: c10's has
+// a NaN branch), multi-accumulator sums, a vectorisable max, the parallel
+// grain of the kernels, and what the softmax and the tiled
 // attention share: a mask's unmasked spans and the masked softmax of a span
 // with its backward.
 #pragma once
