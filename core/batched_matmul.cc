@@ -77,7 +77,7 @@ void RunGemms(const at::Tensor& a, MatrixLayout la, const at::Tensor& b, MatrixL
 }
 
 at::Tensor DirectProduct(const at::Tensor& a_in, const at::Tensor& b_in) {
-  ALRO_CHECK(a_in.dim() >= 3 && a_in.dim() == b_in.dim(), "BatchedMatmul: a and b need the same rank >= 3, got ",
+  ALRO_CHECK(a_in.dim() >= 2 && a_in.dim() == b_in.dim(), "BatchedMatmul: a and b need the same rank >= 2, got ",
              a_in.dim(), " and ", b_in.dim());
   ALRO_CHECK(a_in.sizes().slice(0, a_in.dim() - 2) == b_in.sizes().slice(0, b_in.dim() - 2) &&
                  a_in.size(-1) == b_in.size(-2),
@@ -106,9 +106,12 @@ at::Tensor DirectProduct(const at::Tensor& a_in, const at::Tensor& b_in) {
 
 class BatchedMatmulFunction : public torch::autograd::Function<BatchedMatmulFunction> {
  public:
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b) {
+  // `linear`: a linear layer's x @ W^T (LinearProduct), named apart from
+  // attention's products in profiles.
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b,
+                            bool linear) {
     // Named in profiles (the forward of a custom Function is no operator).
-    RECORD_FUNCTION("alro::batched_matmul", c10::ArrayRef<const c10::IValue>{});
+    RECORD_FUNCTION(linear ? "alro::linear" : "alro::batched_matmul", c10::ArrayRef<const c10::IValue>{});
     ctx->save_for_backward({a, b});
     return DirectProduct(a, b);
   }
@@ -121,26 +124,52 @@ class BatchedMatmulFunction : public torch::autograd::Function<BatchedMatmulFunc
     const at::Tensor& grad = grads[0];
     at::Tensor grad_a, grad_b;
     if (ctx->needs_input_grad(0)) grad_a = DirectProduct(grad, b.transpose(-1, -2));
-    if (ctx->needs_input_grad(1)) grad_b = DirectProduct(a.transpose(-1, -2), grad);
-    return {grad_a, grad_b};
+    if (ctx->needs_input_grad(1)) {
+      // In b's own layout, so that accumulating it into a gradient shaped
+      // like b reads rows, not columns: a linear's b is the weight's
+      // transpose, and its gradient goes to the weight as (grad^T a)
+      // without a strided copy.
+      const std::optional<MatrixLayout> lb = LayoutOf(b);
+      grad_b = lb && lb->transposed ? DirectProduct(grad.transpose(-1, -2), a).transpose(-1, -2)
+                                    : DirectProduct(a.transpose(-1, -2), grad);
+    }
+    return {grad_a, grad_b, at::Tensor()};
   }
 };
+
+// BatchedMatmulDirect, named `alro::linear` in profiles when `linear`.
+at::Tensor DirectApply(const at::Tensor& a, const at::Tensor& b, bool linear) {
+  ALRO_CHECK(cblas::Available(), "BatchedMatmulDirect: no CBLAS gemm is loaded in this process");
+  ALRO_CHECK(a.device().is_cpu() && (a.scalar_type() == at::kFloat || a.scalar_type() == at::kDouble),
+             "BatchedMatmulDirect: CPU float32 or double only, got ", c10::str(a.scalar_type()), " on ", a.device().str());
+  return BatchedMatmulFunction::apply(a, b, linear);
+}
+
+// Whether BatchedMatmul and LinearProduct take the direct gemm.
+bool UseDirect(const at::Tensor& a, const at::Tensor& b) {
+  return FusedKernelsEnabled() && a.device().is_cpu() && b.device().is_cpu() && a.scalar_type() == b.scalar_type() &&
+         (a.scalar_type() == at::kFloat || a.scalar_type() == at::kDouble) && cblas::Available();
+}
 
 }  // namespace
 
 bool CblasGemmAvailable() { return cblas::Available(); }
 
-at::Tensor BatchedMatmulDirect(const at::Tensor& a, const at::Tensor& b) {
-  ALRO_CHECK(CblasGemmAvailable(), "BatchedMatmulDirect: no CBLAS gemm is loaded in this process");
-  ALRO_CHECK(a.device().is_cpu() && (a.scalar_type() == at::kFloat || a.scalar_type() == at::kDouble),
-             "BatchedMatmulDirect: CPU float32 or double only, got ", c10::str(a.scalar_type()), " on ", a.device().str());
-  return BatchedMatmulFunction::apply(a, b);
-}
+at::Tensor BatchedMatmulDirect(const at::Tensor& a, const at::Tensor& b) { return DirectApply(a, b, false); }
 
 at::Tensor BatchedMatmul(const at::Tensor& a, const at::Tensor& b) {
-  const bool direct = FusedKernelsEnabled() && a.device().is_cpu() && a.scalar_type() == b.scalar_type() &&
-                      (a.scalar_type() == at::kFloat || a.scalar_type() == at::kDouble) && CblasGemmAvailable();
-  return direct ? BatchedMatmulDirect(a, b) : at::matmul(a, b);
+  return UseDirect(a, b) ? BatchedMatmulDirect(a, b) : at::matmul(a, b);
+}
+
+at::Tensor LinearProduct(const at::Tensor& x, const at::Tensor& w) {
+  ALRO_CHECK(w.dim() == 2 && x.dim() >= 1 && x.size(-1) == w.size(1), "LinearProduct: x ", c10::str(x.sizes()),
+             " does not multiply weight ", c10::str(w.sizes()), "^T");
+  if (!UseDirect(x, w) || x.dim() < 2) return at::matmul(x, w.t());
+  std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
+  out_shape.back() = w.size(0);
+  // Rows of x as one matrix: a view when x's leading dimensions are dense.
+  const at::Tensor rows = x.reshape({-1, x.size(-1)});
+  return DirectApply(rows, w.t(), /*linear=*/true).view(out_shape);
 }
 
 }  // namespace alro::core

@@ -1,5 +1,6 @@
-// core/batched_matmul.h: attention's batched matrix products without
-// LibTorch 1.13's per-matrix overhead.
+// core/batched_matmul.h: matrix products straight to the process's gemm:
+// attention's batched products and the linear layers' x @ W^T, without
+// LibTorch 1.13's per-matrix overhead or its choice of BLAS.
 //
 // Why: on the CPU, LibTorch 1.13's bmm (and matmul on 3-D and 4-D inputs)
 // multiplies a batch of matrices by looping over it with three select()
@@ -8,8 +9,10 @@
 // for the demo's model that overhead was about half of bmm's time in the
 // profile (`alro train --profile-steps`, docs/performance.md). Here the
 // batch is walked with raw strides and each matrix goes straight to the
-// process's CBLAS gemm (OpenBLAS under Debian's LibTorch), transposed views
-// included, with no copies and no per-matrix tensors.
+// process's gemm (core/cblas.h: OpenBLAS or oneDNN under Debian's LibTorch),
+// transposed views included, with no copies and no per-matrix tensors. ATen
+// sends every float32 mm to OpenBLAS; the linears' products run 1.1-1.5x
+// faster on oneDNN's sgemm, which the same LibTorch has loaded.
 //
 // It is used when the inputs are float32 or double CPU tensors and a CBLAS
 // gemm is loaded in the process (found at run time, so nothing links
@@ -23,10 +26,19 @@
 namespace alro::core {
 
 /// a [..., M, K] @ b [..., K, N] -> [..., M, N] with identical batch
-/// dimensions (no broadcasting); differentiable in both inputs. Any strides
+/// dimensions (none for plain matrices; no broadcasting); differentiable in both inputs. Any strides
 /// work; inputs whose last two dimensions are a row-major matrix or the
 /// transpose of one (k.transpose(-1, -2)) are read in place.
 at::Tensor BatchedMatmul(const at::Tensor& a, const at::Tensor& b);
+
+/// x [..., K] @ w [N, K]^T -> [..., N], differentiable in both: a linear
+/// layer's product. Float32 and double CPU inputs go to the process's gemm
+/// as one matrix product over all rows of x (float32 to oneDNN's sgemm where
+/// it is loaded and the product is large, core/cblas.h), with w's gradient
+/// produced in w's own layout; everything else, and ALRO_FUSED_KERNELS=0, is
+/// at::matmul(x, w.t()). Results equal at::matmul's up to the summation
+/// order of the gemm.
+at::Tensor LinearProduct(const at::Tensor& x, const at::Tensor& w);
 
 /// The direct CBLAS form of BatchedMatmul, always (the test compares it
 /// with at::matmul). Requires CblasGemmAvailable() and CPU float32 or double

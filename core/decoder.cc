@@ -13,6 +13,7 @@
 #include "common/hash.h"
 #include "common/status.h"
 #include "core/activation_checkpoint.h"
+#include "core/batched_matmul.h"
 #include "core/compute_weight.h"
 #include "core/attention.h"
 #include "distributed/tensor_parallel.h"
@@ -160,7 +161,7 @@ at::Tensor Decoder::RunLayers(at::Tensor h, int64_t start, KVCache* cache, const
 at::Tensor Decoder::LocalLogits(const at::Tensor& hidden) {
   const at::Tensor x = dist::CopyToTensorParallelRegion(hidden, grid_.tp());
   const at::Tensor& w = lm_head_ ? lm_head_->weight() : embed_tokens_->weight();
-  at::Tensor logits = at::matmul(x, ComputeWeight(w, x.scalar_type()).t()).to(at::kFloat);
+  at::Tensor logits = LinearProduct(x, ComputeWeight(w, x.scalar_type())).to(at::kFloat);
   const int64_t valid = config_.vocab_size - vocab_start();
   if (valid < vocab_shard_size()) {
     const at::Tensor padding =

@@ -2,6 +2,7 @@
 #include "core/parallel_linear.h"
 
 #include "common/status.h"
+#include "core/batched_matmul.h"
 #include "core/compute_weight.h"
 #include "distributed/tensor_parallel.h"
 
@@ -18,7 +19,7 @@ at::Tensor RegisterAdapter(torch::nn::Module& parent, const std::string& name, a
 // x W^T in the dtype of x, on W's copy in that dtype (cast once per
 // optimizer step, not once per call). `route`: see ComputeWeight.
 at::Tensor Linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& route = at::Tensor()) {
-  return at::matmul(x, ComputeWeight(w, x.scalar_type(), route).t());
+  return LinearProduct(x, ComputeWeight(w, x.scalar_type(), route));
 }
 
 }  // namespace

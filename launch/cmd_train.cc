@@ -15,6 +15,7 @@
 #include "common/status.h"
 #include "config/config_io.h"
 #include "config/model_size.h"
+#include "core/cblas.h"
 #include "core/pretrained_shape.h"
 #include "common/logging.h"
 #include "distributed/process_grid.h"
@@ -101,6 +102,7 @@ void PrintPlan(const config::Config& c, int64_t world_size, const std::vector<co
   std::printf("  threads:   %d per rank (LibTorch intra-op); %s\n", at::get_num_threads(),
               ThreadPolicySummary().c_str());
   std::printf("  BLAS:      %s\n", BlasSummary().c_str());
+  std::printf("  gemm:      %s\n", core::cblas::FloatLibrarySummary().c_str());
 }
 
 }  // namespace

@@ -3,14 +3,21 @@
 // operand layout attention produces (contiguous, transposed views, batch
 // dimensions with arbitrary strides), degenerate sizes, float32, and the
 // fallback for dtypes it does not handle; gradients also against central
-// finite differences.
+// finite differences. LinearProduct (a linear layer's x @ W^T) against
+// at::matmul on both sides of oneDNN's size threshold, and the two float32
+// gemm libraries (core/cblas.h) against a double brute force.
 #include "core/batched_matmul.h"
 
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <vector>
+
+#include "core/cblas.h"
 
 namespace alro::core {
 namespace {
@@ -115,6 +122,103 @@ TEST(BatchedMatmul, Float32AndTheFallbackAgreeWithMatmul) {
   // bf16 is not handled directly: it is at::matmul, bit for bit.
   const at::Tensor a16 = a.to(at::kBFloat16), b16 = b.to(at::kBFloat16);
   EXPECT_TRUE(at::equal(BatchedMatmul(a16, b16), at::matmul(a16, b16)));
+}
+
+// x [.., K] @ w^T through LinearProduct against at::matmul in double on the
+// same values: forward, both gradients, and w's gradient in w's own layout
+// (it accumulates into contiguous gradient buckets).
+TEST(LinearProduct, MatchesMatmulForwardAndBackward) {
+  if (!CblasGemmAvailable()) GTEST_SKIP() << "no CBLAS gemm loaded in this process";
+  struct Case {
+    std::vector<int64_t> x_shape;
+    int64_t out;
+    at::ScalarType dtype;
+    bool strided_x;  // x as a transposed view (not dense in its last dim)
+  };
+  // 4 x 300 rows x 64 -> 176 is above cblas::kOneDnnMinWork (oneDNN where
+  // loaded); 2 x 9 x 16 -> 8 below it (CBLAS).
+  const Case cases[] = {{{3, 5, 8}, 6, at::kDouble, false}, {{7, 8}, 6, at::kDouble, true},
+                        {{4, 300, 64}, 176, at::kFloat, false}, {{4, 300, 64}, 176, at::kFloat, true},
+                        {{2, 9, 16}, 8, at::kFloat, false}, {{64}, 5, at::kFloat, false}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::Message() << "x " << c10::str(c.x_shape) << " out " << c.out << " "
+                                    << c10::toString(c.dtype) << (c.strided_x ? " strided" : ""));
+    at::manual_seed(11);
+    const at::TensorOptions options = at::TensorOptions().dtype(c.dtype);
+    at::Tensor x0 = at::randn(c.x_shape, options);
+    if (c.strided_x) {  // the features dimension stored first, then moved last
+      x0 = x0.movedim(-1, 0).contiguous().movedim(0, -1);
+      ASSERT_FALSE(x0.is_contiguous());
+    }
+    const at::Tensor w0 = at::randn({c.out, c.x_shape.back()}, options);
+    const at::Tensor x = x0.detach().requires_grad_(), w = w0.detach().requires_grad_();
+    const at::Tensor xr = x0.to(at::kDouble).requires_grad_(), wr = w0.to(at::kDouble).requires_grad_();
+    const at::Tensor y = LinearProduct(x, w);
+    const at::Tensor yr = at::matmul(xr, wr.t());
+    ASSERT_EQ(y.sizes(), yr.sizes());
+    const double tol = c.dtype == at::kDouble ? 1e-12 : 1e-4;
+    EXPECT_TRUE(at::allclose(y.to(at::kDouble), yr, tol, tol)) << (y.to(at::kDouble) - yr).abs().max();
+    const at::Tensor weights = at::randn(yr.sizes(), yr.options());
+    (y * weights.to(c.dtype)).sum().backward();
+    (yr * weights).sum().backward();
+    EXPECT_TRUE(at::allclose(x.grad().to(at::kDouble), xr.grad(), tol, tol))
+        << (x.grad().to(at::kDouble) - xr.grad()).abs().max();
+    EXPECT_TRUE(at::allclose(w.grad().to(at::kDouble), wr.grad(), tol, tol))
+        << (w.grad().to(at::kDouble) - wr.grad()).abs().max();
+    EXPECT_TRUE(w.grad().is_contiguous());
+  }
+}
+
+// Both float32 libraries against a double brute force, every transpose,
+// padded leading dimensions, alpha and an accumulating beta.
+TEST(Gemm, BothFloatLibrariesMatchDoubleBruteForce) {
+  if (!cblas::Available()) GTEST_SKIP() << "no CBLAS gemm loaded in this process";
+  std::vector<cblas::Library> libraries = {cblas::Library::kCblas};
+  if (cblas::OneDnnAvailable()) libraries.push_back(cblas::Library::kOneDnn);
+  const int64_t shapes[][3] = {{37, 29, 23}, {300, 200, 64}, {1, 5, 3}};
+  constexpr int64_t kPad = 3;  // elements after each stored row
+  for (cblas::Library library : libraries) {
+    for (const auto& s : shapes) {
+      for (int t = 0; t < 4; ++t) {
+        const bool ta = t & 1, tb = t & 2;
+        const int64_t m = s[0], n = s[1], k = s[2];
+        SCOPED_TRACE(testing::Message() << (library == cblas::Library::kOneDnn ? "oneDNN" : "CBLAS") << " m " << m
+                                        << " n " << n << " k " << k << " ta " << ta << " tb " << tb);
+        // Stored shapes: A is m x k (k x m when transposed), B k x n (n x k).
+        const int64_t a_rows = ta ? k : m, a_cols = ta ? m : k, b_rows = tb ? n : k, b_cols = tb ? k : n;
+        at::manual_seed(m * 7 + t);
+        const at::Tensor a = at::randn({a_rows, a_cols + kPad}), b = at::randn({b_rows, b_cols + kPad});
+        const at::Tensor c0 = at::randn({m, n + kPad});
+        at::Tensor c = c0.clone();
+        cblas::GemmWith(library, ta, tb, m, n, k, 0.5f, a.data_ptr<float>(), a_cols + kPad, b.data_ptr<float>(),
+                        b_cols + kPad, 1.5f, c.data_ptr<float>(), n + kPad);
+        const auto av = a.accessor<float, 2>(), bv = b.accessor<float, 2>();
+        const auto cv = c.accessor<float, 2>(), c0v = c0.accessor<float, 2>();
+        double worst = 0;
+        for (int64_t i = 0; i < m; ++i) {
+          for (int64_t j = 0; j < n; ++j) {
+            double sum = 0;
+            for (int64_t p = 0; p < k; ++p) {
+              sum += double(ta ? av[p][i] : av[i][p]) * double(tb ? bv[j][p] : bv[p][j]);
+            }
+            const double expected = 0.5 * sum + 1.5 * double(c0v[i][j]);
+            worst = std::max(worst, std::abs(double(cv[i][j]) - expected) / (1 + std::abs(expected)));
+          }
+        }
+        EXPECT_LT(worst, 1e-5);
+        // The padding after each row of C is not written.
+        EXPECT_TRUE(at::equal(c.slice(1, n), c0.slice(1, n)));
+      }
+    }
+  }
+}
+
+TEST(Gemm, FloatProductsGoToOneDnnFromTheThreshold) {
+  if (std::getenv("ALRO_SGEMM") != nullptr) GTEST_SKIP() << "ALRO_SGEMM forces a library";
+  EXPECT_EQ(cblas::FloatLibrary(55, 55, 16), cblas::Library::kCblas);
+  const cblas::Library large = cblas::OneDnnAvailable() ? cblas::Library::kOneDnn : cblas::Library::kCblas;
+  EXPECT_EQ(cblas::FloatLibrary(1024, 64, 16), large);  // exactly kOneDnnMinWork
+  EXPECT_EQ(cblas::FloatLibrary(1024, 64, 15), cblas::Library::kCblas);
 }
 
 }  // namespace

@@ -31,6 +31,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
 #include "config/config_io.h"
+#include "core/batched_matmul.h"
+#include "core/fused_ops.h"
 #include "core/hf_checkpoint.h"
 #include "distributed/process_grid.h"
 #include "tests/support/mpi_world.h"
@@ -343,8 +345,11 @@ TEST(MpiTrainer, ProfileStepsWritesTheOperatorTable) {
     absl::StatusOr<std::string> table = ReadFileToString(base + ".txt");
     ASSERT_TRUE(table.ok()) << table.status();
     EXPECT_NE(table->find("profiled 2 step(s)"), std::string::npos) << *table;
+    // The linears' products: alro's own gemm call where it takes them
+    // (core::LinearProduct), ATen's mm otherwise.
+    const char* linear = core::FusedKernelsEnabled() && core::CblasGemmAvailable() ? "alro::linear" : "aten::mm";
     for (const char* name : {"alro::forward_and_loss", "alro::backward", "alro::grad_sync",
-                             "alro::clip_and_optimizer", "aten::mm"}) {
+                             "alro::clip_and_optimizer", linear}) {
       EXPECT_NE(table->find(name), std::string::npos) << name << " missing from\n" << *table;
     }
     absl::StatusOr<std::string> trace = ReadFileToString(base + ".json");
