@@ -76,7 +76,11 @@ void RunGemms(const at::Tensor& a, MatrixLayout la, const at::Tensor& b, MatrixL
   });
 }
 
-at::Tensor DirectProduct(const at::Tensor& a_in, const at::Tensor& b_in) {
+// a @ b, returned in `shape` when given: a shape holding the product's
+// elements in the same row-major order (a linear layer's [..., N] for its
+// [rows, N] product), so that no view of the result is handed out.
+at::Tensor DirectProduct(const at::Tensor& a_in, const at::Tensor& b_in,
+                         c10::optional<at::IntArrayRef> shape = c10::nullopt) {
   ALRO_CHECK(a_in.dim() >= 2 && a_in.dim() == b_in.dim(), "BatchedMatmul: a and b need the same rank >= 2, got ",
              a_in.dim(), " and ", b_in.dim());
   ALRO_CHECK(a_in.sizes().slice(0, a_in.dim() - 2) == b_in.sizes().slice(0, b_in.dim() - 2) &&
@@ -86,9 +90,10 @@ at::Tensor DirectProduct(const at::Tensor& a_in, const at::Tensor& b_in) {
   const int64_t n = b_in.size(-1);
   std::vector<int64_t> out_shape(a_in.sizes().begin(), a_in.sizes().end());
   out_shape.back() = n;
-  at::Tensor c = at::empty(out_shape, a_in.options());
-  if (c.numel() == 0) return c;
-  if (a_in.size(-1) == 0) return c.zero_();
+  at::Tensor result = at::empty(shape ? *shape : at::IntArrayRef(out_shape), a_in.options());
+  at::Tensor c = result.view(out_shape);
+  if (c.numel() == 0) return result;
+  if (a_in.size(-1) == 0) return result.zero_();
   // Operands with an odd inner layout (neither dimension contiguous) are
   // copied once; the attention's operands never are.
   std::optional<MatrixLayout> la = LayoutOf(a_in), lb = LayoutOf(b_in);
@@ -101,17 +106,14 @@ at::Tensor DirectProduct(const at::Tensor& a_in, const at::Tensor& b_in) {
   } else {
     RunGemms<double>(a, *la, b, *lb, c);
   }
-  return c;
+  return result;
 }
 
 class BatchedMatmulFunction : public torch::autograd::Function<BatchedMatmulFunction> {
  public:
-  // `linear`: a linear layer's x @ W^T (LinearProduct), named apart from
-  // attention's products in profiles.
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b,
-                            bool linear) {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b) {
     // Named in profiles (the forward of a custom Function is no operator).
-    RECORD_FUNCTION(linear ? "alro::linear" : "alro::batched_matmul", c10::ArrayRef<const c10::IValue>{});
+    RECORD_FUNCTION("alro::batched_matmul", c10::ArrayRef<const c10::IValue>{});
     ctx->save_for_backward({a, b});
     return DirectProduct(a, b);
   }
@@ -125,24 +127,52 @@ class BatchedMatmulFunction : public torch::autograd::Function<BatchedMatmulFunc
     at::Tensor grad_a, grad_b;
     if (ctx->needs_input_grad(0)) grad_a = DirectProduct(grad, b.transpose(-1, -2));
     if (ctx->needs_input_grad(1)) {
-      // In b's own layout, so that accumulating it into a gradient shaped
-      // like b reads rows, not columns: a linear's b is the weight's
-      // transpose, and its gradient goes to the weight as (grad^T a)
-      // without a strided copy.
+      // In b's own layout (b is often k transposed): the gradient then
+      // reaches b's producer row-major, not as a transposed view.
       const std::optional<MatrixLayout> lb = LayoutOf(b);
       grad_b = lb && lb->transposed ? DirectProduct(grad.transpose(-1, -2), a).transpose(-1, -2)
                                     : DirectProduct(a.transpose(-1, -2), grad);
     }
-    return {grad_a, grad_b, at::Tensor()};
+    return {grad_a, grad_b};
   }
 };
 
-// BatchedMatmulDirect, named `alro::linear` in profiles when `linear`.
-at::Tensor DirectApply(const at::Tensor& a, const at::Tensor& b, bool linear) {
-  ALRO_CHECK(cblas::Available(), "BatchedMatmulDirect: no CBLAS gemm is loaded in this process");
-  ALRO_CHECK(a.device().is_cpu() && (a.scalar_type() == at::kFloat || a.scalar_type() == at::kDouble),
-             "BatchedMatmulDirect: CPU float32 or double only, got ", c10::str(a.scalar_type()), " on ", a.device().str());
-  return BatchedMatmulFunction::apply(a, b, linear);
+// x [..., K] @ w [N, K]^T as one product over all rows of x, with x, the
+// output and x's gradient in their own shapes. Why not BatchedMatmul on
+// x.reshape(-1, K) and a view of its result: that is two more autograd
+// nodes per linear, and x's gradient would arrive as a view. Where x feeds
+// several linears (q, k and v; gate and up), LibTorch 2.x adds the other
+// gradients into a fresh one in place, never into a view
+// (can_accumulate_inplace in its input_buffer.cpp); 1.13 adds out of place
+// either way.
+class LinearFunction : public torch::autograd::Function<LinearFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w) {
+    RECORD_FUNCTION("alro::linear", c10::ArrayRef<const c10::IValue>{});
+    ctx->save_for_backward({x, w});
+    std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
+    out_shape.back() = w.size(0);
+    return DirectProduct(x.reshape({-1, x.size(-1)}), w.t(), at::IntArrayRef(out_shape));
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const torch::autograd::variable_list saved = ctx->get_saved_variables();
+    const at::Tensor& x = saved[0];
+    const at::Tensor& w = saved[1];
+    const at::Tensor grad_rows = grads[0].reshape({-1, w.size(0)});
+    at::Tensor grad_x, grad_w;
+    if (ctx->needs_input_grad(0)) grad_x = DirectProduct(grad_rows, w, x.sizes());
+    // dW = dY^T x, [N, K] like w.
+    if (ctx->needs_input_grad(1)) grad_w = DirectProduct(grad_rows.t(), x.reshape({-1, x.size(-1)}));
+    return {grad_x, grad_w};
+  }
+};
+
+void CheckDirectInputs(const at::Tensor& a, const char* caller) {
+  ALRO_CHECK(cblas::Available(), caller, ": no CBLAS gemm is loaded in this process");
+  ALRO_CHECK(a.device().is_cpu() && (a.scalar_type() == at::kFloat || a.scalar_type() == at::kDouble), caller,
+             ": CPU float32 or double only, got ", c10::str(a.scalar_type()), " on ", a.device().str());
 }
 
 // Whether BatchedMatmul and LinearProduct take the direct gemm.
@@ -155,7 +185,10 @@ bool UseDirect(const at::Tensor& a, const at::Tensor& b) {
 
 bool CblasGemmAvailable() { return cblas::Available(); }
 
-at::Tensor BatchedMatmulDirect(const at::Tensor& a, const at::Tensor& b) { return DirectApply(a, b, false); }
+at::Tensor BatchedMatmulDirect(const at::Tensor& a, const at::Tensor& b) {
+  CheckDirectInputs(a, "BatchedMatmulDirect");
+  return BatchedMatmulFunction::apply(a, b);
+}
 
 at::Tensor BatchedMatmul(const at::Tensor& a, const at::Tensor& b) {
   return UseDirect(a, b) ? BatchedMatmulDirect(a, b) : at::matmul(a, b);
@@ -165,11 +198,8 @@ at::Tensor LinearProduct(const at::Tensor& x, const at::Tensor& w) {
   ALRO_CHECK(w.dim() == 2 && x.dim() >= 1 && x.size(-1) == w.size(1), "LinearProduct: x ", c10::str(x.sizes()),
              " does not multiply weight ", c10::str(w.sizes()), "^T");
   if (!UseDirect(x, w) || x.dim() < 2) return at::matmul(x, w.t());
-  std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
-  out_shape.back() = w.size(0);
-  // Rows of x as one matrix: a view when x's leading dimensions are dense.
-  const at::Tensor rows = x.reshape({-1, x.size(-1)});
-  return DirectApply(rows, w.t(), /*linear=*/true).view(out_shape);
+  CheckDirectInputs(x, "LinearProduct");
+  return LinearFunction::apply(x, w);
 }
 
 }  // namespace alro::core
