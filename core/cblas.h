@@ -4,7 +4,8 @@
 //
 // Why at run time: nothing in alro links against a particular BLAS. Under
 // Debian's LibTorch the process has OpenBLAS (CBLAS) and oneDNN loaded; a
-// LibTorch 2.x wheel brings its own BLAS and hides its oneDNN.
+// LibTorch wheel brings its own BLAS and links oneDNN without exporting its
+// C API, so there every float32 product goes to CBLAS.
 // dlsym(RTLD_DEFAULT) finds whichever is loaded, and a caller without a
 // CBLAS falls back to ATen's matmul.
 //
