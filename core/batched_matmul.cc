@@ -1,7 +1,9 @@
-// core/batched_matmul.cc: BatchedMatmul (see batched_matmul.h): a strided
-// walk over the batch calling CBLAS gemm per matrix, and its backward
+// core/batched_matmul.cc: BatchedMatmul and LinearProduct (see
+// batched_matmul.h): a strided walk over the batch calling the process's
+// gemm (core/cblas.h) per matrix, and the backward
 //   dA = dC @ B^T,   dB = A^T @ dC
-// through the same kernel (the transposes are flags, not copies).
+// through the same kernel (the transposes are flags, not copies). A linear
+// layer's x @ W^T is one such product over all rows of x.
 #include "core/batched_matmul.h"
 
 #include <ATen/Parallel.h>
