@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 #include <vector>
 
 namespace alro::bench {
@@ -17,6 +18,13 @@ inline double SecondsSince(const std::chrono::steady_clock::time_point& start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+/// The median of `v` (the upper one for an even count; 0 when empty): what
+/// every table row reports over rounds.
+inline double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
 /// Median seconds of `iters` calls of fn after kWarmupCalls untimed calls.
 template <typename Fn>
 double MedianSeconds(int iters, Fn fn) {
@@ -27,8 +35,7 @@ double MedianSeconds(int iters, Fn fn) {
     fn();
     times.push_back(SecondsSince(start));
   }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  return Median(std::move(times));
 }
 
 }  // namespace alro::bench

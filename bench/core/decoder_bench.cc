@@ -59,6 +59,7 @@ namespace {
 // Matmul baseline: square float32 matmuls of this size (the order of the
 // decoder's largest projections at the small preset's batch).
 constexpr int64_t kMatmulSize = 512;
+using bench::Median;
 using bench::MedianSeconds;
 
 // The faster of ATen's matmul and the gemm the model's linears call
@@ -120,11 +121,6 @@ double PythonStepSeconds(const config::ModelConfig& m, int64_t batch, int64_t se
   const nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
   if (j.is_discarded() || !j.contains("seconds_per_step")) return -1.0;
   return j["seconds_per_step"].get<double>();
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
 struct Case {

@@ -34,6 +34,7 @@
 namespace alro::core {
 namespace {
 
+using bench::Median;
 using bench::MedianSeconds;
 
 // One op at one shape: builds its output from the inputs, in either form.
@@ -98,11 +99,6 @@ double ForkSeconds(int iters) {
       (void)sink;
     });
   });
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
 }
 
 const char* Clone() {

@@ -29,6 +29,7 @@
 namespace alro::core {
 namespace {
 
+using bench::Median;
 using bench::MedianSeconds;
 
 // C [m, n] = op(A) op(B): trans_a/trans_b as the step's products store them.
@@ -55,11 +56,6 @@ const Shape kShapes[] = {
     {"small up_proj dY^T x", true, false, 688, 256, 1024},
     {"square 512", false, false, 512, 512, 512},
 };
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // Seconds per product of `shape` on `library`, median of `iters` calls.
 double Time(const Shape& s, cblas::Library library, const at::Tensor& a, const at::Tensor& b, at::Tensor& c,
