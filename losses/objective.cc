@@ -67,14 +67,18 @@ ObjectiveTerms Objective::Compute(const ObjectiveInputs& in, dist::Communicator&
 
   ObjectiveTerms terms;
   const config::ObjectiveConfig& c = config_;
-  if (in.answer_logits.defined()) {
+  if (in.answer_token_nll.defined() || in.answer_logits.defined()) {
     terms.lm = ComputeTerm(c.lm_weight, [&] {
-      const at::Tensor per_token = VocabParallelCrossEntropy(in.answer_logits, in.answer_targets, in.vocab_start, tp);
+      const at::Tensor per_token =
+          in.answer_token_nll.defined()
+              ? in.answer_token_nll
+              : VocabParallelCrossEntropy(in.answer_logits, in.answer_targets, in.vocab_start, tp);
       const at::Tensor counted = (in.answer_targets >= 0).to(per_token.scalar_type()).sum(1).clamp_min(1.0);
       return WeightedMean(per_token.sum(1) / counted, weights.to(per_token.scalar_type()));
     });
   } else {
-    ALRO_CHECK(c.lm_weight == 0.0, "Objective: lm_weight is ", c.lm_weight, " but no answer_logits were given");
+    ALRO_CHECK(c.lm_weight == 0.0, "Objective: lm_weight is ", c.lm_weight,
+               " but neither answer_logits nor answer_token_nll was given");
     terms.lm = at::zeros({}, options);
   }
 

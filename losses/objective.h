@@ -37,6 +37,11 @@ struct ObjectiveInputs {
   at::Tensor answer_logits;
   /// [N, A] int64: global ids of the true answer tokens (negative = ignore).
   at::Tensor answer_targets;
+  /// [N, A] (optional): the per-token LM loss already computed from
+  /// answer_logits (core::FusedAnswerReadout's target_nll, 0 at ignored
+  /// targets). When defined, the LM term uses it and answer_logits is not
+  /// read.
+  at::Tensor answer_token_nll;
   /// First global token id of this rank's vocabulary shard.
   int64_t vocab_start = 0;
   /// [N, m, m]: full logits at answer slot k of the identifier of

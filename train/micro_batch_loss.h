@@ -1,7 +1,8 @@
 // train/micro_batch_loss.h: the losses of one micro-batch, the part of a
 // training step between the packed batch and backward:
 //   Decoder::Forward -> LM-head logits at the m answer slots (all tokens of
-//   this rank's vocabulary shard) -> identifier logits [N, m, m] ->
+//   this rank's vocabulary shard) -> the per-token LM loss and the identifier
+//   logits [N, m, m] (on the CPU in one pass, core/fused_answer_readout.h) ->
 //   losses::Objective (LM + SLL + PSL).
 // The trainer calls it once per accumulation micro-step.
 #pragma once

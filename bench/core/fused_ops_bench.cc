@@ -3,7 +3,9 @@
 //
 // For each op (masked softmax, RMSNorm, SwiGLU) at the demo's shapes
 // (configs/tiny.yaml: 64 lists x 55 tokens, the tiny preset) and the small
-// preset's (4 x 256 tokens), float32, 1 and 2 threads, it times the fused
+// preset's (4 x 256 tokens), and the answer slots' readout of the logits
+// (core/fused_answer_readout.h against the cross-entropy of losses/ and
+// core::IdentifierLogits) at the demo's, float32, 1 and 2 threads, it times the fused
 // and the composite form (called directly, whatever ALRO_FUSED_KERNELS says),
 // forward alone and forward+backward, in ns per element of the op's output.
 // The configurations are interleaved within each of --rounds rounds (a
@@ -15,12 +17,13 @@
 // cost at 2 threads, from which the kernels' grain follows: a split pays
 // when each thread's share of work takes longer than the fork.
 //
-//   OMP_WAIT_POLICY=PASSIVE build/bench/core/core_fused_ops_bench [--rounds 5] [--iters 20]
+//   OMP_WAIT_POLICY=PASSIVE build/bench/core/core_fused_ops_bench [--rounds 5] [--iters 20] [--only NAME]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,7 +32,10 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include "bench/bench_timing.h"
+#include "core/fused_answer_readout.h"
 #include "core/fused_ops.h"
+#include "core/identifier_logits.h"
+#include "losses/lm_loss.h"
 
 namespace alro::core {
 namespace {
@@ -68,6 +74,24 @@ std::vector<Case> Cases() {
                      [](const auto& in) { return SwiGluFused(in[0], in[1]); },
                      [](const auto& in) { return SwiGluComposite(in[0], in[1]); }});
   }
+  // The answer slots' logits (core/fused_answer_readout.h) at the demo's
+  // shape: 64 rows x 10 slots over a vocabulary of 1024, both readings
+  // (per-token cross-entropy, identifier logits) as one [640, 11] output.
+  static std::unique_ptr<dist::Communicator> local = dist::Communicator::CreateLocal();
+  const int64_t rows = 640, vocab = 1024, m = 10;
+  cases.push_back(
+      {"readout demo",
+       {at::randn({rows, vocab}) * 3, at::randint(0, vocab, {rows}, at::TensorOptions().dtype(at::kLong)),
+        at::randint(0, vocab, {rows, m}, at::TensorOptions().dtype(at::kLong))},
+       [](const auto& in) {
+         const AnswerReadout r = FusedAnswerReadout(in[0], in[1], in[2], 0, *local);
+         return at::cat({r.target_nll.unsqueeze(1), r.identifier_logits}, 1);
+       },
+       [](const auto& in) {
+         return at::cat({losses::VocabParallelCrossEntropy(in[0], in[1], 0, *local).unsqueeze(1),
+                         IdentifierLogits(in[0], in[2], 0, *local)},
+                        1);
+       }});
   return cases;
 }
 
@@ -122,12 +146,18 @@ double LoadAverage() {
 
 int Main(int argc, char** argv) {
   int rounds = 5, iters = 20;
+  std::string only;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::string(argv[i]) == "--rounds") rounds = std::max(1, std::atoi(argv[i + 1]));
     if (std::string(argv[i]) == "--iters") iters = std::max(1, std::atoi(argv[i + 1]));
+    if (std::string(argv[i]) == "--only") only = argv[i + 1];
   }
   at::manual_seed(1);
-  const std::vector<Case> cases = Cases();
+  std::vector<Case> cases = Cases();
+  // --only TEXT: the cases whose name contains TEXT (for perf or a quick look).
+  cases.erase(std::remove_if(cases.begin(), cases.end(),
+                             [&](const Case& c) { return c.name.find(only) == std::string::npos; }),
+              cases.end());
   std::printf("clone selected: %s (avx2 %d, fma %d, avx512f %d)\n", Clone(), __builtin_cpu_supports("avx2") ? 1 : 0,
               __builtin_cpu_supports("fma") ? 1 : 0, __builtin_cpu_supports("avx512f") ? 1 : 0);
   std::printf("load average at start: %.2f\n", LoadAverage());
