@@ -3,7 +3,7 @@
 #include <cstring>
 #include <string>
 
-#include "launch/allocator.h"
+#include "common/allocator.h"
 #include "launch/commands.h"
 #include "launch/thread_policy.h"
 
@@ -34,7 +34,7 @@ void PrintUsage(FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  alro::launch::ConfigureAllocator();
+  alro::ConfigureAllocator();
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     PrintUsage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

@@ -21,7 +21,7 @@
 #include "distributed/process_grid.h"
 #include "distributed/runtime.h"
 #include "distributed/watchdog.h"
-#include "launch/allocator.h"
+#include "common/allocator.h"
 #include "launch/blas_info.h"
 #include "launch/command_util.h"
 #include "launch/commands.h"

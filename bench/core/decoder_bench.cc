@@ -43,6 +43,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bench/bench_timing.h"
+#include "common/allocator.h"
 #include "common/cpu_features.h"
 #include "common/file_util.h"
 #include "config/config_io.h"
@@ -50,6 +51,8 @@
 #include "core/batched_matmul.h"
 #include "core/compute_weight.h"
 #include "core/decoder.h"
+#include "core/fused_answer_readout.h"
+#include "core/fused_ops.h"
 #include "nlohmann/json.hpp"
 #include "train/step_profiler.h"
 
@@ -73,13 +76,15 @@ double MatmulGflops(int iters) {
 }
 
 // One training step of `model` on fixed random tokens: forward, full-vocabulary
-// cross-entropy, backward.
+// cross-entropy (core/fused_answer_readout.h's kernel on the CPU; log_softmax
+// and nll_loss with ALRO_FUSED_KERNELS=0), backward.
 class CppStep {
  public:
   CppStep(const config::ModelConfig& m, int64_t batch, int64_t seq)
       : grid_(dist::ProcessGrid::CreateSingleProcess()), model_(m, grid_), batch_(batch), seq_(seq) {
     tokens_ = at::randint(m.vocab_size, {batch, seq}, at::TensorOptions().dtype(at::kLong));
     targets_ = at::randint(m.vocab_size, {batch * seq}, at::TensorOptions().dtype(at::kLong));
+    no_identifiers_ = at::empty({batch * seq, 0}, at::TensorOptions().dtype(at::kLong));
     params_ = model_.parameters();
   }
   void operator()() {
@@ -90,14 +95,20 @@ class CppStep {
       p.unsafeGetTensorImpl()->bump_version();
     }
     const at::Tensor logits = model_.LocalLogits(model_.Forward(tokens_)).view({batch_ * seq_, -1});
-    at::nll_loss(at::log_softmax(logits, -1), targets_).backward();
+    if (logits.device().is_cpu() && FusedKernelsEnabled()) {
+      // alro's cross-entropy kernel, the one its training step runs on the
+      // answer slots' logits (here with no identifier columns).
+      FusedAnswerReadout(logits, targets_, no_identifiers_, 0, grid_.tp()).target_nll.mean().backward();
+    } else {
+      at::nll_loss(at::log_softmax(logits, -1), targets_).backward();
+    }
   }
 
  private:
   dist::ProcessGrid grid_;
   Decoder model_;
   int64_t batch_, seq_;
-  at::Tensor tokens_, targets_;
+  at::Tensor tokens_, targets_, no_identifiers_;
   std::vector<at::Tensor> params_;
 };
 
@@ -150,6 +161,7 @@ int Profile(const std::string& preset, const std::string& dtype, int threads, in
   train::OperatorProfile profile;
   for (int i = 0; i < iters; ++i) step();
   const train::ProfileResult result = profile.Finish();
+  std::printf("allocator: %s\n", AllocatorSummary().c_str());
   std::printf("profile: %s %s, batch %ld x seq %ld, %d thread(s); self time per operator\n", c->preset,
               dtype.c_str(), c->batch, c->seq, threads);
   std::fputs(train::FormatProfile(result.rows, result.wall_us, iters, static_cast<size_t>(top)).c_str(), stdout);
@@ -179,6 +191,7 @@ int Main(int argc, char** argv) {
     if (std::string(argv[i]) == "--dtype") dtype = argv[i + 1];
   }
   if (!profile.empty()) return Profile(profile, dtype, std::max(1, only_threads), iters, top, trace);
+  std::printf("allocator: %s\n", AllocatorSummary().c_str());
   std::printf("CPU bf16: %s; bfloat16 rows %s\n",
               NativeBfloat16CpuFlag().empty() ? "emulated (no avx512_bf16 or amx_bf16)" : NativeBfloat16CpuFlag().c_str(),
               bf16_rows ? "on" : "off (--bf16 1 forces them)");
@@ -246,4 +259,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace alro::core
 
-int main(int argc, char** argv) { return alro::core::Main(argc, argv); }
+int main(int argc, char** argv) {
+  alro::ConfigureAllocator();  // as the `alro` binary runs: common/allocator.h
+  return alro::core::Main(argc, argv);
+}

@@ -32,6 +32,7 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include "bench/bench_timing.h"
+#include "common/allocator.h"
 #include "core/fused_answer_readout.h"
 #include "core/fused_ops.h"
 #include "core/identifier_logits.h"
@@ -219,4 +220,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace alro::core
 
-int main(int argc, char** argv) { return alro::core::Main(argc, argv); }
+int main(int argc, char** argv) {
+  alro::ConfigureAllocator();  // as the `alro` binary runs: common/allocator.h
+  return alro::core::Main(argc, argv);
+}

@@ -24,6 +24,7 @@
 #include <ATen/Parallel.h>
 
 #include "bench/bench_timing.h"
+#include "common/allocator.h"
 #include "core/cblas.h"
 
 namespace alro::core {
@@ -106,6 +107,7 @@ int Run(int rounds) {
 }  // namespace alro::core
 
 int main(int argc, char** argv) {
+  alro::ConfigureAllocator();  // as the `alro` binary runs: common/allocator.h
   int rounds = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--rounds")) rounds = std::max(1, std::atoi(argv[i + 1]));

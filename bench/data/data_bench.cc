@@ -19,6 +19,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/allocator.h"
 #include "common/file_util.h"
 #include "common/logging.h"
 #include "config/config.h"
@@ -264,4 +265,7 @@ int Main(int argc, char** argv) {
 
 }  // namespace alro::data
 
-int main(int argc, char** argv) { return alro::data::Main(argc, argv); }
+int main(int argc, char** argv) {
+  alro::ConfigureAllocator();  // as the `alro` binary runs: common/allocator.h
+  return alro::data::Main(argc, argv);
+}

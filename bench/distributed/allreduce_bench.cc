@@ -27,6 +27,7 @@
 
 #include <ATen/ATen.h>
 
+#include "common/allocator.h"
 #include "distributed/communicator.h"
 #include "distributed/runtime.h"
 
@@ -82,6 +83,7 @@ std::string FormatBytes(int64_t bytes) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  alro::ConfigureAllocator();  // as the `alro` binary runs: common/allocator.h
   alro::dist::MpiRuntime mpi(&argc, &argv);
   at::ScalarType dtype = at::kFloat;
   int64_t max_bytes = int64_t{256} << 20;

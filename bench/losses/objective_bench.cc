@@ -27,6 +27,7 @@
 #include <ATen/Parallel.h>
 
 #include "bench/bench_timing.h"
+#include "common/allocator.h"
 #include "config/config_io.h"
 #include "core/decoder.h"
 #include "core/identifier_logits.h"
@@ -166,4 +167,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace alro::losses
 
-int main(int argc, char** argv) { return alro::losses::Main(argc, argv); }
+int main(int argc, char** argv) {
+  alro::ConfigureAllocator();  // as the `alro` binary runs: common/allocator.h
+  return alro::losses::Main(argc, argv);
+}

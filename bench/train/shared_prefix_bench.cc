@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/allocator.h"
 #include "common/file_util.h"
 #include "config/config_io.h"
 #include "data/converters/convert.h"
@@ -228,6 +229,7 @@ void StepTimes(const std::string& data, const std::string& preset, int history, 
     }
   }
   // Per-round ratios against psl_copies 0 and against the unshared run of the same P.
+  std::printf("\nallocator: %s", alro::AllocatorSummary().c_str());
   std::printf("\nstep time, preset %s, 1 rank, 4 lists per step, %d rounds x %d steps (interleaved)\n",
               preset.c_str(), rounds, steps);
   std::printf("%-26s %10s %22s %24s\n", "configuration", "median s", "/ psl 0 (min-max)",
@@ -251,6 +253,7 @@ void StepTimes(const std::string& data, const std::string& preset, int history, 
 }  // namespace
 
 int main(int argc, char** argv) {
+  alro::ConfigureAllocator();  // as the `alro` binary runs: common/allocator.h
   alro::dist::MpiRuntime mpi(&argc, &argv);
   int rounds = 7, steps = 3, history = 10;
   std::string config_path, compare = "shared";
@@ -268,6 +271,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::string data = MakeData("/tmp/alro_shared_prefix_bench", history);
+  // The conversion set glibc malloc back to returning large frees
+  // (data/converters/memory_budget.h); time the steps as `alro train` runs
+  // them (without it, a third of this bench's time was page faults).
+  alro::ConfigureAllocator();
   TokensPerList(BenchConfig(data, "tiny", history, 1, "auto"),
                 absl::StrCat("synthetic ratings, history <= ", history, ", m = ", kCandidates));
   for (const std::string preset : {"tiny", "small"}) {

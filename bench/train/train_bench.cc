@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/allocator.h"
 #include "common/file_util.h"
 #include "config/config_io.h"
 #include "distributed/process_grid.h"
@@ -60,6 +61,7 @@ uint64_t DirectoryBytes(const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  alro::ConfigureAllocator();  // as the `alro` binary runs: common/allocator.h
   alro::dist::MpiRuntime mpi(&argc, &argv);
   const int rank = mpi.world_rank(), world = mpi.world_size();
   const std::string root = "/tmp/alro_train_bench";

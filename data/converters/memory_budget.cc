@@ -37,8 +37,8 @@ int64_t ResidentBytes() {
 }
 
 void ReturnLargeFreesToTheSystem() {
-  // `alro` turns mapped buffers and trimming off for training (launch/
-  // allocator.cc); a conversion wants them back. Setting the thresholds
+  // `alro` turns mapped buffers and trimming off for training (common/
+  // allocator.h); a conversion wants them back. Setting the thresholds
   // also fixes them: glibc stops raising the mmap threshold to the largest
   // buffer freed, which would keep later frees of that size resident.
   mallopt(M_MMAP_MAX, kMmapMax);

@@ -1,5 +1,6 @@
-// launch/allocator.h: the glibc allocator settings every `alro` process
-// starts with.
+// common/allocator.h: the glibc allocator settings every `alro` process
+// starts with, and the benchmarks too, so that they time the step as the
+// trainer runs it.
 //
 // Why: a training step allocates and frees tensors of a few to tens of MB
 // (attention probabilities, activations). glibc serves blocks above its mmap
@@ -13,15 +14,16 @@
 
 #include <string>
 
-namespace alro::launch {
+namespace alro {
 
 /// Applies the settings (mallopt: M_MMAP_MAX 0, M_TRIM_THRESHOLD and
 /// M_TOP_PAD large) unless the user set any MALLOC_* tuning variable or
-/// GLIBC_TUNABLES, or ALRO_SYSTEM_MALLOC=1. Call first thing in main().
+/// GLIBC_TUNABLES, or ALRO_SYSTEM_MALLOC=1. Call first thing in main() (the
+/// `alro` binary and every benchmark do).
 void ConfigureAllocator();
 
 /// One line for logs and plans: what ConfigureAllocator did and how to
 /// change it.
 std::string AllocatorSummary();
 
-}  // namespace alro::launch
+}  // namespace alro

@@ -1,5 +1,5 @@
-// launch/allocator.cc: glibc malloc settings (see allocator.h).
-#include "launch/allocator.h"
+// common/allocator.cc: glibc malloc settings (see allocator.h).
+#include "common/allocator.h"
 
 #include <malloc.h>
 
@@ -8,7 +8,7 @@
 
 extern char** environ;
 
-namespace alro::launch {
+namespace alro {
 namespace {
 
 // Heap growth per sbrk and the trim threshold: freed memory below this stays.
@@ -44,4 +44,4 @@ void ConfigureAllocator() {
 
 std::string AllocatorSummary() { return g_summary; }
 
-}  // namespace alro::launch
+}  // namespace alro
