@@ -33,7 +33,7 @@ struct ObjectiveInputs {
   /// [N, A, Vs]: this rank's vocabulary shard of the logits that predict the
   /// A answer tokens (teacher forcing on the true answer): the m identifiers,
   /// plus the end-of-sequence token when the caller includes it. May be
-  /// undefined when lm_weight is 0.
+  /// undefined when lm_weight is 0 or answer_token_nll is given.
   at::Tensor answer_logits;
   /// [N, A] int64: global ids of the true answer tokens (negative = ignore).
   at::Tensor answer_targets;
