@@ -57,9 +57,11 @@ at::Tensor Attention::Forward(const at::Tensor& x, const RotaryEmbedding& rope, 
   const at::Tensor xc = dist::CopyToTensorParallelRegion(x, tp_);
   // Heads first, [B, heads, T, D]: the rotation writes q and k in that
   // layout, and v's transposed view multiplies without a copy.
-  const at::Tensor q = rotate(q_proj->ForwardCopied(xc).view({b, t, local_heads_, head_dim_}));
-  at::Tensor k = rotate(k_proj->ForwardCopied(xc).view({b, t, local_kv_heads_, head_dim_}));
-  at::Tensor v = v_proj->ForwardCopied(xc).view({b, t, local_kv_heads_, head_dim_}).transpose(1, 2);
+  const std::vector<at::Tensor> qkv =
+      ColumnParallelLinear::ForwardCopiedGroup(xc, {q_proj.get(), k_proj.get(), v_proj.get()});
+  const at::Tensor q = rotate(qkv[0].view({b, t, local_heads_, head_dim_}));
+  at::Tensor k = rotate(qkv[1].view({b, t, local_kv_heads_, head_dim_}));
+  at::Tensor v = qkv[2].view({b, t, local_kv_heads_, head_dim_}).transpose(1, 2);
   if (cache != nullptr) {
     ALRO_CHECK(start + t <= cache->capacity(), "KV cache capacity ", cache->capacity(), " exceeded at ", start + t);
     cache->keys[layer].narrow(2, start, t).copy_(k);

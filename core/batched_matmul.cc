@@ -6,6 +6,7 @@
 // layer's x @ W^T is one such product over all rows of x.
 #include "core/batched_matmul.h"
 
+#include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -171,6 +172,88 @@ class LinearFunction : public torch::autograd::Function<LinearFunction> {
   }
 };
 
+// x [..., K] @ w_i [N_i, K]^T for several weights that read the same x (q,
+// k and v; gate and up), as one node: each output is its own product, and
+// x's gradient sum_i dY_i w_i is accumulated by the gemm itself (beta = 1)
+// into one fresh tensor. Separate LinearFunctions would each hand x a
+// gradient, and LibTorch 1.13's autograd adds those out of place: one pass
+// and one allocation per extra consumer. Float32 and double go to the
+// direct gemm; other dtypes (bf16) to ATen's mm and addmm_ (oneDNN).
+class LinearGroupFunction : public torch::autograd::Function<LinearGroupFunction> {
+ public:
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
+                                                at::TensorList ws) {
+    RECORD_FUNCTION("alro::linear_group", c10::ArrayRef<const c10::IValue>{});
+    std::vector<at::Tensor> saved{x};
+    saved.insert(saved.end(), ws.begin(), ws.end());
+    ctx->save_for_backward(saved);
+    const at::Tensor rows = x.reshape({-1, x.size(-1)});
+    std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
+    torch::autograd::variable_list out;
+    for (const at::Tensor& w : ws) {
+      out_shape.back() = w.size(0);
+      if (IsDirectDtype(x)) {
+        out.push_back(DirectProduct(rows, w.t(), at::IntArrayRef(out_shape)));
+      } else {
+        at::Tensor y = at::empty(out_shape, x.options());
+        at::Tensor y_rows = y.view({-1, w.size(0)});
+        at::mm_out(y_rows, rows, w.t());
+        out.push_back(y);
+      }
+    }
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const torch::autograd::variable_list saved = ctx->get_saved_variables();
+    const at::Tensor& x = saved[0];
+    const int64_t k = x.size(-1);
+    const at::Tensor x_rows = x.reshape({-1, k});
+    torch::autograd::variable_list out(saved.size());
+    at::Tensor grad_x;
+    for (size_t i = 0; i + 1 < saved.size(); ++i) {
+      if (!grads[i].defined()) continue;
+      const at::Tensor& w = saved[i + 1];
+      const at::Tensor grad_rows = grads[i].reshape({-1, w.size(0)}).contiguous();
+      if (ctx->needs_input_grad(0)) {
+        const bool first = !grad_x.defined();
+        if (first) grad_x = at::empty(x.sizes(), x.options());
+        AccumulateProduct(grad_rows, w.contiguous(), first, grad_x.view({-1, k}));  // dX (+)= dY_i W_i
+      }
+      // dW_i = dY_i^T x, [N_i, K] like w.
+      if (ctx->needs_input_grad(i + 1)) {
+        out[i + 1] = IsDirectDtype(x) ? DirectProduct(grad_rows.t(), x_rows) : at::mm(grad_rows.t(), x_rows);
+      }
+    }
+    if (ctx->needs_input_grad(0)) out[0] = grad_x.defined() ? grad_x : at::zeros_like(x);
+    return out;
+  }
+
+ private:
+  static bool IsDirectDtype(const at::Tensor& t) {
+    return t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble;
+  }
+
+  // c = a @ b (overwrite) or c += a @ b; a [m, n], b [n, k], c [m, k], all
+  // row-major and dense.
+  static void AccumulateProduct(const at::Tensor& a, const at::Tensor& b, bool overwrite, at::Tensor&& c) {
+    if (!IsDirectDtype(c)) {
+      if (overwrite) {
+        at::mm_out(c, a, b);
+      } else {
+        c.addmm_(a, b);
+      }
+      return;
+    }
+    const int64_t m = a.size(0), n = a.size(1), k = b.size(1);
+    AT_DISPATCH_FLOATING_TYPES(c.scalar_type(), "LinearGroupBackward", [&] {
+      cblas::Gemm(false, false, m, k, n, scalar_t(1), a.data_ptr<scalar_t>(), n, b.data_ptr<scalar_t>(), k,
+                  scalar_t(overwrite ? 0 : 1), c.data_ptr<scalar_t>(), k);
+    });
+  }
+};
+
 void CheckDirectInputs(const at::Tensor& a, const char* caller) {
   ALRO_CHECK(cblas::Available(), caller, ": no CBLAS gemm is loaded in this process");
   ALRO_CHECK(a.device().is_cpu() && (a.scalar_type() == at::kFloat || a.scalar_type() == at::kDouble), caller,
@@ -202,6 +285,25 @@ at::Tensor LinearProduct(const at::Tensor& x, const at::Tensor& w) {
   if (!UseDirect(x, w) || x.dim() < 2) return at::matmul(x, w.t());
   CheckDirectInputs(x, "LinearProduct");
   return LinearFunction::apply(x, w);
+}
+
+std::vector<at::Tensor> LinearProducts(const at::Tensor& x, at::TensorList ws) {
+  ALRO_CHECK(!ws.empty(), "LinearProducts: no weights");
+  bool grouped = FusedKernelsEnabled() && x.device().is_cpu() && x.dim() >= 2 && x.numel() > 0 &&
+                 (cblas::Available() || (x.scalar_type() != at::kFloat && x.scalar_type() != at::kDouble));
+  for (const at::Tensor& w : ws) {
+    ALRO_CHECK(w.dim() == 2 && x.dim() >= 1 && x.size(-1) == w.size(1), "LinearProducts: x ", c10::str(x.sizes()),
+               " does not multiply weight ", c10::str(w.sizes()), "^T");
+    grouped = grouped && w.device().is_cpu() && w.scalar_type() == x.scalar_type();
+  }
+  if (!grouped) {
+    // LibTorch 2.x accumulates x's gradients in place anyway.
+    std::vector<at::Tensor> out;
+    for (const at::Tensor& w : ws) out.push_back(LinearProduct(x, w));
+    return out;
+  }
+  const torch::autograd::variable_list out = LinearGroupFunction::apply(x, ws);
+  return std::vector<at::Tensor>(out.begin(), out.end());
 }
 
 }  // namespace alro::core

@@ -21,6 +21,8 @@
 // the BLAS kernel.
 #pragma once
 
+#include <vector>
+
 #include <ATen/ATen.h>
 
 namespace alro::core {
@@ -39,6 +41,15 @@ at::Tensor BatchedMatmul(const at::Tensor& a, const at::Tensor& b);
 /// at::matmul(x, w.t()). Results equal at::matmul's up to the summation
 /// order of the gemm.
 at::Tensor LinearProduct(const at::Tensor& x, const at::Tensor& w);
+
+/// LinearProduct(x, w) for each of `ws`, as one autograd node on CPU
+/// tensors (float32 and double through the direct gemm, bf16 through ATen's
+/// mm): use it for projections that read the same x (q, k and v; gate and
+/// up). x's gradient is then summed by the gemm in place (LibTorch 1.13
+/// would add the separate gradients out of place). Same results as separate
+/// LinearProducts up to the summation order; separate LinearProducts on
+/// other devices and under ALRO_FUSED_KERNELS=0.
+std::vector<at::Tensor> LinearProducts(const at::Tensor& x, at::TensorList ws);
 
 /// The direct CBLAS form of BatchedMatmul, always (the test compares it
 /// with at::matmul). Requires CblasGemmAvailable() and CPU float32 or double

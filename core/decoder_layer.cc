@@ -14,9 +14,13 @@ DecoderLayer::DecoderLayer(const config::ModelConfig& m, dist::Communicator& tp,
 
 at::Tensor DecoderLayer::Forward(const at::Tensor& x, const RotaryEmbedding& rope, int64_t start,
                                  const at::Tensor& mask, KVCache* cache, int layer, const at::Tensor& positions) {
-  const at::Tensor h =
-      x + self_attn->Forward(input_layernorm->Forward(x), rope, start, mask, cache, layer, positions);
-  return h + mlp->Forward(post_attention_layernorm->Forward(h));
+  // h = x + attn(norm(x)); out = h + mlp(norm(h)). Each norm takes the
+  // stream it reads as well (ResidualRmsNorm), so x's and h's two gradients
+  // (through the norm, and along the stream) are summed inside its backward.
+  const ResidualNormed in = input_layernorm->ForwardResidual(x, at::Tensor());
+  const at::Tensor attn = self_attn->Forward(in.normed, rope, start, mask, cache, layer, positions);
+  const ResidualNormed mid = post_attention_layernorm->ForwardResidual(in.sum, attn);
+  return mid.sum + mlp->Forward(mid.normed);
 }
 
 }  // namespace alro::core

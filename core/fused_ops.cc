@@ -32,6 +32,16 @@ at::Tensor RmsNormComposite(const at::Tensor& x, const at::Tensor& weight, doubl
   return normed.to(x.scalar_type()) * weight.to(x.scalar_type());
 }
 
+ResidualNormed ResidualRmsNorm(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight, double eps) {
+  return UseFused(x) ? ResidualRmsNormFused(x, delta, weight, eps) : ResidualRmsNormComposite(x, delta, weight, eps);
+}
+
+ResidualNormed ResidualRmsNormComposite(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight,
+                                        double eps) {
+  const at::Tensor sum = delta.defined() ? x + delta : x;
+  return {sum, RmsNormComposite(sum, weight, eps)};
+}
+
 at::Tensor SwiGlu(const at::Tensor& gate, const at::Tensor& up) {
   return UseFused(gate) ? SwiGluFused(gate, up) : SwiGluComposite(gate, up);
 }

@@ -13,7 +13,7 @@
 // double, for finite-difference tests). Their results equal the composites'
 // up to float rounding order.
 //
-// The dispatching entry points (RmsNorm, SwiGlu, MaskedSoftmax,
+// The dispatching entry points (RmsNorm, ResidualRmsNorm, SwiGlu, MaskedSoftmax,
 // RotaryHeadsFirst, MaskedAttention) run the fused
 // kernel on CPU tensors unless ALRO_FUSED_KERNELS=0, and the composite on
 // every other device (CUDA under LibTorch 2.x) or when switched off.
@@ -35,6 +35,27 @@ at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps);
 at::Tensor RmsNormComposite(const at::Tensor& x, const at::Tensor& weight, double eps);
 /// The fused CPU kernel of RmsNorm (x and weight on the CPU).
 at::Tensor RmsNormFused(const at::Tensor& x, const at::Tensor& weight, double eps);
+
+/// What ResidualRmsNorm returns: the residual stream after the step, and
+/// its normalised value (the next sublayer's input).
+struct ResidualNormed {
+  at::Tensor sum;
+  at::Tensor normed;
+};
+
+/// A pre-norm layer's residual step: sum = x + delta (x itself when delta is
+/// undefined) and normed = RmsNorm(sum, weight, eps). Use it where a
+/// residual stream is both normalised and carried on: its fused form also
+/// adds the stream's two gradients (from `sum`'s consumers and through the
+/// norm) in its own backward pass, where autograd would add them out of
+/// place. delta has x's shape and dtype.
+ResidualNormed ResidualRmsNorm(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight, double eps);
+/// The composite form of ResidualRmsNorm (an add and RmsNormComposite).
+ResidualNormed ResidualRmsNormComposite(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight,
+                                        double eps);
+/// The fused CPU kernel of ResidualRmsNorm.
+ResidualNormed ResidualRmsNormFused(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight,
+                                    double eps);
 
 /// silu(gate) * up, elementwise, both [..., I] of one dtype; as the
 /// composite, silu(gate) is rounded to that dtype before the product.

@@ -25,7 +25,9 @@ at::Tensor Mlp::Forward(const at::Tensor& x) {
   // The fused form on the CPU: with its loops cloned for AVX2/AVX-512 its
   // forward+backward runs 1.7x faster than ATen's silu, mul and their
   // backward (core_fused_ops_bench; docs/performance.md).
-  return down_proj->Forward(SwiGlu(gate_proj->ForwardCopied(xc), up_proj->ForwardCopied(xc)));
+  const std::vector<at::Tensor> gate_up =
+      ColumnParallelLinear::ForwardCopiedGroup(xc, {gate_proj.get(), up_proj.get()});
+  return down_proj->Forward(SwiGlu(gate_up[0], gate_up[1]));
 }
 
 }  // namespace alro::core

@@ -59,6 +59,20 @@ at::Tensor ColumnParallelLinear::ForwardCopied(const at::Tensor& x) {
   return y + Linear(h, lora_b_) * lora_.scale();
 }
 
+std::vector<at::Tensor> ColumnParallelLinear::ForwardCopiedGroup(const at::Tensor& x_copied,
+                                                                 const std::vector<ColumnParallelLinear*>& layers) {
+  std::vector<at::Tensor> out;
+  std::vector<at::Tensor> weights;
+  for (ColumnParallelLinear* layer : layers) {
+    if (layer->lora_.enabled()) {
+      for (ColumnParallelLinear* each : layers) out.push_back(each->ForwardCopied(x_copied));
+      return out;
+    }
+    weights.push_back(ComputeWeight(layer->weight_, x_copied.scalar_type()));
+  }
+  return LinearProducts(x_copied, weights);
+}
+
 at::Tensor ColumnParallelLinear::MergedWeight() const {
   if (!lora_.enabled()) return weight_.detach();
   return (weight_ + lora_.scale() * at::matmul(lora_b_, lora_a_)).detach();

@@ -47,6 +47,11 @@ class ColumnParallelLinear : public torch::nn::Module {
   /// (q/k/v and gate/up share one copy of their input, so their input
   /// gradients are all-reduced once).
   at::Tensor ForwardCopied(const at::Tensor& x_copied);
+  /// ForwardCopied of each of `layers` on the same x_copied, in order. Where
+  /// none has an adapter, one node computes them all (LinearProducts), so
+  /// x's gradient is summed in place rather than by autograd.
+  static std::vector<at::Tensor> ForwardCopiedGroup(const at::Tensor& x_copied,
+                                                    const std::vector<ColumnParallelLinear*>& layers);
 
   /// This rank's weight shard [out/tp, in].
   const at::Tensor& weight() const { return weight_; }

@@ -15,4 +15,8 @@ at::Tensor RMSNorm::Forward(const at::Tensor& x) {
   return RmsNorm(x, weight_, eps_);
 }
 
+ResidualNormed RMSNorm::ForwardResidual(const at::Tensor& x, const at::Tensor& delta) {
+  return ResidualRmsNorm(x, delta, weight_, eps_);
+}
+
 }  // namespace alro::core

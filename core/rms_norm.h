@@ -7,6 +7,8 @@
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 
+#include "core/fused_ops.h"
+
 namespace alro::core {
 
 /// y = x / sqrt(mean(x^2) + eps) * weight over the last dimension. The weight
@@ -16,6 +18,10 @@ class RMSNorm : public torch::nn::Module {
   RMSNorm(int64_t hidden_size, double eps, c10::Device device);
   /// Normalises `x` (any dtype); the result has x's dtype.
   at::Tensor Forward(const at::Tensor& x);
+  /// The residual step around the norm (core/fused_ops.h's
+  /// ResidualRmsNorm): {x + delta, its normalised value}; delta may be
+  /// undefined (then the stream is x).
+  ResidualNormed ForwardResidual(const at::Tensor& x, const at::Tensor& delta);
   const at::Tensor& weight() const { return weight_; }
 
  private:

@@ -5,7 +5,8 @@
 //   - tokens/s and achieved GFLOP/s of one training step (full-vocabulary
 //     cross-entropy; FLOPs from config::TrainingFlopsPerToken),
 //   - that GFLOP/s as a fraction of a plain float32 matmul's GFLOP/s
-//     (the ceiling the step's matmuls could reach),
+//     (the ceiling the step's matmuls could reach), timed in short bursts
+//     between the timed steps so that both see the same machine speed,
 //   - the same step written in Python with python3-torch
 //     (bench/core/python_step.py; under torch.autocast for bfloat16, the way
 //     a PyTorch user trains in bf16) and the ratio C++ / Python.
@@ -67,11 +68,11 @@ using bench::MedianSeconds;
 
 // The faster of ATen's matmul and the gemm the model's linears call
 // (LinearProduct: oneDNN's sgemm where it is loaded), so the fraction is
-// against the best product this process can run.
-double MatmulGflops(int iters) {
-  const at::Tensor a = at::randn({kMatmulSize, kMatmulSize}), b = at::randn({kMatmulSize, kMatmulSize});
-  const double aten = MedianSeconds(iters * 4, [&] { (void)at::matmul(a, b); });
-  const double linear = MedianSeconds(iters * 4, [&] { (void)LinearProduct(a, b); });
+// against the best product this process can run. `reps` products of each.
+double MatmulGflops(int reps) {
+  static const at::Tensor a = at::randn({kMatmulSize, kMatmulSize}), b = at::randn({kMatmulSize, kMatmulSize});
+  const double aten = MedianSeconds(reps, [&] { (void)at::matmul(a, b); });
+  const double linear = MedianSeconds(reps, [&] { (void)LinearProduct(a, b); });
   return 2.0 * kMatmulSize * kMatmulSize * kMatmulSize / std::min(aten, linear) / 1e9;
 }
 
@@ -112,9 +113,26 @@ class CppStep {
   std::vector<at::Tensor> params_;
 };
 
-double CppStepSeconds(const config::ModelConfig& m, int64_t batch, int64_t seq, int iters) {
+// A step's median seconds and the matmul ceiling, measured interleaved:
+// after each timed step, a short burst of the ceiling's products. The
+// machine's speed drifts within seconds; a ceiling timed once, before the
+// step, moved the fraction by 0.1-0.3 between runs of the same binary.
+struct StepAndCeiling {
+  double step_seconds;
+  double matmul_gflops;  // median over the bursts
+};
+
+StepAndCeiling CppStepAndCeiling(const config::ModelConfig& m, int64_t batch, int64_t seq, int iters) {
   CppStep step(m, batch, seq);
-  return MedianSeconds(iters, [&] { step(); });
+  for (int i = 0; i < bench::kWarmupCalls; ++i) step();
+  std::vector<double> steps, ceilings;
+  for (int i = 0; i < iters; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    step();
+    steps.push_back(bench::SecondsSince(start));
+    ceilings.push_back(MatmulGflops(4));
+  }
+  return {Median(steps), Median(ceilings)};
 }
 
 double PythonStepSeconds(const config::ModelConfig& m, int64_t batch, int64_t seq, int threads, int iters,
@@ -225,10 +243,10 @@ int Main(int argc, char** argv) {
           const bool bf16 = m.dtype == "bfloat16";
           at::set_num_threads(threads);
           // The ceiling is float32 GEMM in both rows: MFU is quoted against it.
-          const double matmul = MatmulGflops(iters);
           SetComputeWeightCaching(!percast);
-          const double cpp = CppStepSeconds(m, c.batch, c.seq, iters);
+          const StepAndCeiling measured = CppStepAndCeiling(m, c.batch, c.seq, iters);
           SetComputeWeightCaching(true);
+          const double cpp = measured.step_seconds, matmul = measured.matmul_gflops;
           const double py = percast ? bf16_py : PythonStepSeconds(m, c.batch, c.seq, threads, iters, bf16);
           if (bf16 && !percast) bf16_py = py;
           const double tokens = static_cast<double>(c.batch * c.seq);

@@ -1,7 +1,8 @@
 // bench/core/fused_ops_bench.cc: the fused CPU kernels of core/fused_ops.h
 // against their composite ATen forms, op by op.
 //
-// For each op (masked softmax, RMSNorm, SwiGLU) at the demo's shapes
+// For each op (masked softmax, RMSNorm, the residual step around it,
+// q/k/v as one node against three linears, SwiGLU) at the demo's shapes
 // (configs/tiny.yaml: 64 lists x 55 tokens, the tiny preset) and the small
 // preset's (4 x 256 tokens), and the answer slots' readout of the logits
 // (core/fused_answer_readout.h against the cross-entropy of losses/ and
@@ -33,6 +34,7 @@
 
 #include "bench/bench_timing.h"
 #include "common/allocator.h"
+#include "core/batched_matmul.h"
 #include "core/fused_answer_readout.h"
 #include "core/fused_ops.h"
 #include "core/identifier_logits.h"
@@ -70,6 +72,31 @@ std::vector<Case> Cases() {
                      {at::randn({s.b, s.t, s.hidden}), at::randn({s.hidden})},
                      [](const auto& in) { return RmsNormFused(in[0], in[1], 1e-5); },
                      [](const auto& in) { return RmsNormComposite(in[0], in[1], 1e-5); }});
+    // The residual step: both outputs as one, so that both get a gradient
+    // (as in the layer: the stream goes on, the normalised value into the
+    // next sublayer).
+    cases.push_back({std::string("residual_norm ") + s.name,
+                     {at::randn({s.b, s.t, s.hidden}), at::randn({s.hidden}), at::randn({s.b, s.t, s.hidden})},
+                     [](const auto& in) {
+                       const ResidualNormed r = ResidualRmsNormFused(in[0], in[2], in[1], 1e-5);
+                       return at::cat({r.sum, r.normed}, -1);
+                     },
+                     [](const auto& in) {
+                       const ResidualNormed r = ResidualRmsNormComposite(in[0], in[2], in[1], 1e-5);
+                       return at::cat({r.sum, r.normed}, -1);
+                     }});
+    // q, k and v from one input: one node (x's gradient summed by the gemm)
+    // against three LinearProducts (summed by autograd).
+    const int64_t q_out = s.kv * s.groups * s.head_dim, kv_out = s.kv * s.head_dim;
+    cases.push_back({std::string("qkv_linears ") + s.name,
+                     {at::randn({s.b, s.t, s.hidden}), at::randn({q_out, s.hidden}), at::randn({kv_out, s.hidden}),
+                      at::randn({kv_out, s.hidden})},
+                     [](const auto& in) { return at::cat(LinearProducts(in[0], {in[1], in[2], in[3]}), -1); },
+                     [](const auto& in) {
+                       return at::cat({LinearProduct(in[0], in[1]), LinearProduct(in[0], in[2]),
+                                       LinearProduct(in[0], in[3])},
+                                      -1);
+                     }});
     cases.push_back({std::string("swiglu ") + s.name,
                      {at::randn({s.b, s.t, s.inter}) * 3, at::randn({s.b, s.t, s.inter})},
                      [](const auto& in) { return SwiGluFused(in[0], in[1]); },

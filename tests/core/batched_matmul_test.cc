@@ -173,6 +173,76 @@ TEST(LinearProduct, MatchesMatmulForwardAndBackward) {
   }
 }
 
+// LinearProducts (q, k and v from one x) against separate at::matmul in
+// double: outputs, x's summed gradient and each weight's; an output whose
+// gradient never arrives (it is not used); a gradient arriving as a
+// transposed view (v's, through attention's heads-first view).
+TEST(LinearProducts, MatchSeparateMatmulsForwardAndBackward) {
+  if (!CblasGemmAvailable()) GTEST_SKIP() << "no CBLAS gemm loaded in this process";
+  struct Case {
+    at::ScalarType dtype;
+    std::vector<int64_t> outs;
+    int unused;  // index of the output left out of the loss, -1 for none
+  };
+  // 4 x 300 rows x 64 -> 64/32/32 goes to oneDNN where loaded; 2 x 9 x 16 to CBLAS.
+  // bf16 goes through ATen's mm and addmm_ instead.
+  const Case cases[] = {{at::kDouble, {6, 4, 4}, -1},      {at::kFloat, {64, 32, 32}, -1},
+                        {at::kFloat, {176, 176}, -1},       {at::kDouble, {6, 4, 4}, 1},
+                        {at::kFloat, {8, 8}, 0},            {at::kBFloat16, {64, 32, 32}, -1},
+                        {at::kBFloat16, {8, 8}, 1}};
+  // Largest |a - b| over the largest |b|.
+  const auto rel = [](const at::Tensor& a, const at::Tensor& b) {
+    return (a.to(at::kDouble) - b).abs().max().item<double>() / std::max(1e-3, b.abs().max().item<double>());
+  };
+  for (const Case& c : cases) {
+    const bool big = c.outs[0] >= 32;
+    const std::vector<int64_t> x_shape = big ? std::vector<int64_t>{4, 300, 64} : std::vector<int64_t>{2, 9, 16};
+    SCOPED_TRACE(testing::Message() << c10::toString(c.dtype) << " outs " << c10::str(c.outs) << " unused "
+                                    << c.unused);
+    at::manual_seed(17);
+    const at::TensorOptions options = at::TensorOptions().dtype(c.dtype);
+    const at::Tensor x = at::randn(x_shape, options).requires_grad_();
+    const at::Tensor xr = x.detach().to(at::kDouble).requires_grad_();
+    std::vector<at::Tensor> ws, wrs;
+    for (int64_t n : c.outs) {
+      ws.push_back(at::randn({n, x_shape.back()}, options).requires_grad_());
+      wrs.push_back(ws.back().detach().to(at::kDouble).requires_grad_());
+    }
+    const std::vector<at::Tensor> ys = LinearProducts(x, ws);
+    ASSERT_EQ(ys.size(), ws.size());
+    // bf16: the product rounded once to bf16 (2^-8 relative), and the
+    // incoming gradients of the loss rounded to bf16 too.
+    const double tol = c.dtype == at::kDouble ? 1e-12 : c.dtype == at::kFloat ? 1e-5 : 2e-2;
+    at::Tensor loss = at::zeros({}, at::kDouble), loss_ref = at::zeros({}, at::kDouble);
+    for (size_t i = 0; i < ws.size(); ++i) {
+      const at::Tensor yr = at::matmul(xr, wrs[i].t());
+      EXPECT_LE(rel(ys[i], yr), tol) << "output " << i;
+      if (static_cast<int>(i) == c.unused) continue;
+      // The last output's probe multiplies a transposed view, so its
+      // gradient reaches LinearProducts as a non-contiguous tensor.
+      const at::Tensor probe = at::randn(yr.sizes(), at::kDouble);
+      const bool view = i + 1 == ws.size();
+      const at::Tensor y = view ? ys[i].transpose(0, 1) : ys[i];
+      const at::Tensor p = view ? probe.transpose(0, 1) : probe;
+      loss = loss + (y.to(at::kDouble) * p).sum();
+      loss_ref = loss_ref + (yr * probe).sum();
+    }
+    std::vector<at::Tensor> inputs{x};
+    inputs.insert(inputs.end(), ws.begin(), ws.end());
+    const torch::autograd::variable_list grads =
+        torch::autograd::grad({loss}, inputs, {}, c10::nullopt, false, /*allow_unused=*/true);
+    loss_ref.backward();
+    EXPECT_LE(rel(grads[0], xr.grad()), tol) << "x";
+    for (size_t i = 0; i < ws.size(); ++i) {
+      if (static_cast<int>(i) == c.unused) {
+        EXPECT_FALSE(grads[i + 1].defined() && grads[i + 1].abs().max().item<double>() != 0) << "weight " << i;
+        continue;
+      }
+      EXPECT_LE(rel(grads[i + 1], wrs[i].grad()), tol) << "weight " << i;
+    }
+  }
+}
+
 // Both float32 libraries against a double brute force, every transpose,
 // padded leading dimensions, alpha and an accumulating beta.
 TEST(Gemm, BothFloatLibrariesMatchDoubleBruteForce) {

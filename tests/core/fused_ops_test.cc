@@ -180,6 +180,81 @@ TEST(FusedOps, RmsNormMatchesCompositeInBfloat16) {
               [](const auto& in) { return RmsNormComposite(in[0], in[1], 1e-5); }, {x, w}, 2e-2, "rms_norm bf16");
 }
 
+// ResidualRmsNorm's two outputs as one tensor, so that ExpectClose probes
+// both: the stream carried on and its normalised value. The reference in
+// double keeps RmsNormDouble's arithmetic (the composite's is float32).
+Op ResidualNormOp(bool fused, bool with_delta, double eps = 1e-5) {
+  return [fused, with_delta, eps](const std::vector<at::Tensor>& in) {
+    const at::Tensor delta = with_delta ? in[2] : at::Tensor();
+    if (fused) {
+      const ResidualNormed r = ResidualRmsNormFused(in[0], delta, in[1], eps);
+      return at::cat({r.sum, r.normed}, -1);
+    }
+    const ResidualNormed r = ResidualRmsNormComposite(in[0], delta, in[1], eps);
+    const at::Tensor normed =
+        in[0].scalar_type() == at::kDouble ? RmsNormDouble(r.sum, in[1], eps) : r.normed;
+    return at::cat({r.sum, normed}, -1);
+  };
+}
+
+// The stream's gradient is summed inside the fused backward; the composite
+// leaves it to autograd. Both outputs are probed, so x's gradient is the sum
+// of the two paths, and delta's equals it.
+TEST(FusedOps, ResidualRmsNormMatchesComposite) {
+  at::manual_seed(21);
+  for (int64_t h : {64, 37, 1}) {
+    const double eps = h == 1 ? 0.5 : 1e-5;  // see RmsNormMatchesCompositeAtOddWidths
+    const at::Tensor x = at::randn({3, 20, h}) * 3, w = at::randn({h}), d = at::randn({3, 20, h});
+    for (bool with_delta : {true, false}) {
+      const std::string what = "residual rms_norm width " + std::to_string(h) + (with_delta ? "" : " no delta");
+      std::vector<at::Tensor> in{x, w};
+      if (with_delta) in.push_back(d);
+      ExpectClose(ResidualNormOp(true, with_delta, eps), ResidualNormOp(false, with_delta, eps), in, 2e-6,
+                  (what + " f32").c_str());
+      std::vector<at::Tensor> in64;
+      for (const at::Tensor& t : in) in64.push_back(t.to(at::kDouble));
+      ExpectClose(ResidualNormOp(true, with_delta, eps), ResidualNormOp(false, with_delta, eps), in64, 1e-13,
+                  (what + " f64").c_str());
+      std::vector<at::Tensor> in16{in[0].to(at::kBFloat16), in[1]};
+      if (with_delta) in16.push_back(in[2].to(at::kBFloat16));
+      // One rounding of x's gradient instead of the composite's two (the
+      // norm's, then the sum's): bf16 tolerance.
+      ExpectClose(ResidualNormOp(true, with_delta, eps), ResidualNormOp(false, with_delta, eps), in16, 2e-2,
+                  (what + " bf16").c_str());
+    }
+  }
+  const at::Tensor x = at::randn({2, 9}, at::kDouble), w = at::randn({9}, at::kDouble),
+                   d = at::randn({2, 9}, at::kDouble);
+  ExpectFiniteDifferences(ResidualNormOp(true, true), {x, w, d});
+  ExpectFiniteDifferences(ResidualNormOp(true, false), {x, w});
+}
+
+// Either output unused (its gradient never arrives): the other path alone.
+TEST(FusedOps, ResidualRmsNormWithOneOutputUnused) {
+  at::manual_seed(22);
+  const at::Tensor x0 = at::randn({4, 33}, at::kDouble), w0 = at::randn({33}, at::kDouble),
+                   d0 = at::randn({4, 33}, at::kDouble);
+  for (int used : {0, 1}) {
+    std::vector<at::Tensor> grads[2];
+    for (bool fused : {true, false}) {
+      const at::Tensor x = x0.clone().requires_grad_(true), w = w0.clone().requires_grad_(true),
+                       d = d0.clone().requires_grad_(true);
+      // The reference in double: the add, then RmsNormDouble.
+      const ResidualNormed r = fused ? ResidualRmsNormFused(x, d, w, 1e-5)
+                                     : ResidualNormed{x + d, RmsNormDouble(x + d, w, 1e-5)};
+      const at::Tensor out = used == 0 ? r.sum : r.normed;
+      const auto g =
+          torch::autograd::grad({(out * out).sum()}, {x, w, d}, {}, c10::nullopt, false, /*allow_unused=*/true);
+      grads[fused ? 0 : 1].assign(g.begin(), g.end());
+    }
+    for (size_t i = 0; i < 3; ++i) {
+      const std::string what = "output " + std::to_string(used) + " used, input " + std::to_string(i);
+      ASSERT_EQ(grads[0][i].defined(), grads[1][i].defined()) << what;
+      if (grads[0][i].defined()) EXPECT_LE(RelDiff(grads[0][i], grads[1][i]), 1e-13) << what;
+    }
+  }
+}
+
 TEST(FusedOps, RmsNormWeightGradientIsTheSameOnTwoThreads) {
   at::manual_seed(4);
   const at::Tensor x = at::randn({8, 512, 64}), w = at::randn({64});
