@@ -56,15 +56,25 @@ struct ProfileEvent {
 };
 std::vector<ProfileRow> SummarizeProfile(const std::vector<ProfileEvent>& events);
 
+/// Minor page faults per profiled step above which the report warns that the
+/// profile is distorted (2 MB of fresh pages per step; an unprofiled `small`
+/// step of core_decoder_bench takes about 10).
+constexpr int64_t kDistortingFaultsPerStep = 512;
+
 /// The text report: the profiled wall time, then up to `top` rows with calls,
-/// self and total milliseconds and self share of `wall_us`.
-std::string FormatProfile(const std::vector<ProfileRow>& rows, double wall_us, int64_t steps, size_t top);
+/// self and total milliseconds and self share of `wall_us`. With
+/// `minor_faults` >= 0 (the process's minor page faults during the profile)
+/// it also prints the faults per step, and a warning with a HINT when they
+/// exceed kDistortingFaultsPerStep.
+std::string FormatProfile(const std::vector<ProfileRow>& rows, double wall_us, int64_t steps, size_t top,
+                          int64_t minor_faults = -1);
 
 /// What an OperatorProfile recorded.
 struct ProfileResult {
   std::vector<ProfileRow> rows;  ///< every operator and phase, by self time
   double wall_us = 0.0;          ///< from Start to Finish
   std::string chrome_trace;      ///< chrome://tracing JSON of every call
+  int64_t minor_faults = 0;      ///< the process's minor page faults from Start to Finish
 };
 
 /// LibTorch's profiler over the operators this thread (and the threads it
@@ -83,6 +93,7 @@ class OperatorProfile {
  private:
   bool running_ = true;
   double start_us_ = 0.0;
+  int64_t start_minor_faults_ = 0;
 };
 
 /// Scoped name of a trainer phase in the profile (a user scope of LibTorch's

@@ -182,7 +182,7 @@ int Profile(const std::string& preset, const std::string& dtype, int threads, in
   std::printf("allocator: %s\n", AllocatorSummary().c_str());
   std::printf("profile: %s %s, batch %ld x seq %ld, %d thread(s); self time per operator\n", c->preset,
               dtype.c_str(), c->batch, c->seq, threads);
-  std::fputs(train::FormatProfile(result.rows, result.wall_us, iters, static_cast<size_t>(top)).c_str(), stdout);
+  std::fputs(train::FormatProfile(result.rows, result.wall_us, iters, static_cast<size_t>(top), result.minor_faults).c_str(), stdout);
   if (!trace.empty()) {
     const absl::Status written = WriteFileAtomically(trace, result.chrome_trace);
     if (!written.ok()) {

@@ -60,6 +60,17 @@ TEST(StepProfiler, FormatNamesStepsAndShares) {
   EXPECT_EQ(text.find("aten::add"), std::string::npos) << "top = 1 row:\n" << text;
 }
 
+TEST(StepProfiler, FormatWarnsWhenPageFaultsDistortTheProfile) {
+  const std::vector<ProfileRow> rows = {{"aten::mm", 4, 500, 600}};
+  const std::string quiet = FormatProfile(rows, 1000, 2, 1, 2 * 10);
+  EXPECT_NE(quiet.find("minor page faults: 10 per step"), std::string::npos) << quiet;
+  EXPECT_EQ(quiet.find("warning"), std::string::npos) << quiet;
+  const std::string faulting = FormatProfile(rows, 1000, 2, 1, 2 * (kDistortingFaultsPerStep + 1));
+  EXPECT_NE(faulting.find("warning: the profiled steps touched"), std::string::npos) << faulting;
+  EXPECT_NE(faulting.find("HINT: "), std::string::npos) << faulting;
+  EXPECT_EQ(FormatProfile(rows, 1000, 2, 1).find("page faults"), std::string::npos) << "no count, no line";
+}
+
 TEST(StepProfiler, ParsesWindows) {
   absl::StatusOr<ProfileWindow> w = ParseProfileWindow("100:110");
   ASSERT_TRUE(w.ok()) << w.status();
