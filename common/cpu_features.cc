@@ -1,4 +1,4 @@
-// common/cpu_features.cc: NativeBfloat16CpuFlag (see cpu_features.h).
+// common/cpu_features.cc: CpuFlags and NativeBfloat16CpuFlag (see cpu_features.h).
 #include "common/cpu_features.h"
 
 #include <fstream>
@@ -7,20 +7,23 @@
 
 namespace alro {
 
-std::string NativeBfloat16CpuFlag() {
+std::set<std::string> CpuFlags() {
   std::ifstream cpuinfo("/proc/cpuinfo");
+  std::set<std::string> flags;
   std::string line;
   while (std::getline(cpuinfo, line)) {
     if (line.rfind("flags", 0) != 0) continue;
-    // Only the first processor's line: a machine's cores share one model.
     std::istringstream words(line.substr(line.find(':') + 1));
-    bool amx = false, avx512 = false;
-    for (std::string w; words >> w;) {
-      amx = amx || w == "amx_bf16";
-      avx512 = avx512 || w == "avx512_bf16";
-    }
-    return amx ? "amx_bf16" : avx512 ? "avx512_bf16" : "";
+    for (std::string w; words >> w;) flags.insert(w);
+    break;  // the first processor's line
   }
+  return flags;
+}
+
+std::string NativeBfloat16CpuFlag() {
+  const std::set<std::string> flags = CpuFlags();
+  if (flags.count("amx_bf16") != 0) return "amx_bf16";
+  if (flags.count("avx512_bf16") != 0) return "avx512_bf16";
   return "";
 }
 

@@ -7,9 +7,15 @@
 // PyTorch's autocast alike. model.dtype "auto" asks this header.
 #pragma once
 
+#include <set>
 #include <string>
 
 namespace alro {
+
+/// The first processor's /proc/cpuinfo flags ("avx2", "avx512f", ...), or
+/// an empty set when the file cannot be read (not Linux, or not x86). Use it
+/// to ask what the CPU offers; a machine's cores share one model.
+std::set<std::string> CpuFlags();
 
 /// The first /proc/cpuinfo flag among "amx_bf16" and "avx512_bf16" that this
 /// machine's CPU reports, or "" when it reports neither (or the file cannot

@@ -102,6 +102,7 @@ void PrintPlan(const config::Config& c, int64_t world_size, const std::vector<co
   std::printf("  threads:   %d per rank (LibTorch intra-op); %s\n", at::get_num_threads(),
               ThreadPolicySummary().c_str());
   std::printf("  BLAS:      %s\n", BlasSummary().c_str());
+  if (const std::string advice = BlasCoreAdviceHere(); !advice.empty()) std::printf("  BLAS hint: %s\n", advice.c_str());
   std::printf("  gemm:      %s\n", core::cblas::FloatLibrarySummary().c_str());
 }
 
