@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "core/tile_gemm.h"
 
 namespace alro::core::cblas {
 namespace {
@@ -82,6 +83,8 @@ bool Available() { return Loaded().sgemm != nullptr && Loaded().dgemm != nullptr
 
 bool OneDnnAvailable() { return Loaded().dnnl_sgemm != nullptr; }
 
+bool LibraryForced() { return ForcedLibrary().has_value(); }
+
 Library FloatLibrary(int64_t m, int64_t n, int64_t k) {
   if (const std::optional<Library> forced = ForcedLibrary()) return *forced;
   return OneDnnAvailable() && m * n * k >= kOneDnnMinWork ? Library::kOneDnn : Library::kCblas;
@@ -95,7 +98,10 @@ std::string FloatLibrarySummary() {
   }
   if (!OneDnnAvailable()) return "CBLAS sgemm for float32 products (no oneDNN loaded)";
   return absl::StrCat("oneDNN sgemm for float32 products of >= ", kOneDnnMinWork,
-                      " multiply-adds, CBLAS below (ALRO_SGEMM=cblas|onednn forces one; docs/performance.md)");
+                      " multiply-adds, CBLAS below",
+                      tile_gemm::Enabled() ? ", alro's tile kernels for attention heads of 16-64 dims"
+                                           : " (ALRO_TILE_GEMM=0: attention on CBLAS too)",
+                      " (ALRO_SGEMM=cblas|onednn forces one library; docs/performance.md)");
 }
 
 void GemmWith(Library library, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,

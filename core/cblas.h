@@ -16,8 +16,10 @@
 // linears' products (thousands of rows by 32-1024 columns) 1.1-1.5x faster
 // than OpenBLAS at one thread and up to 2.9x at two; OpenBLAS is faster on
 // the attention's per-head tiles (~55 x 16 x 55), which stay below the
-// threshold. ALRO_SGEMM=cblas (or =onednn) forces one library for every
-// float32 product; double always goes to CBLAS.
+// threshold. Those tiles go to neither where the head dimension is one that
+// core/tile_gemm.h takes (16 to 64, in steps of 16). ALRO_SGEMM=cblas (or
+// =onednn) forces one library for every float32 product, the attention's
+// included; double always goes to CBLAS.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +43,10 @@ bool OneDnnAvailable();
 /// set (read once; an unknown value or a library that is not loaded is a
 /// fatal error naming the variable), else the size rule above.
 Library FloatLibrary(int64_t m, int64_t n, int64_t k);
+
+/// True when ALRO_SGEMM names the library for every float32 product, so
+/// that no other kernel (core/tile_gemm.h) multiplies in its place.
+bool LibraryForced();
 
 /// One line for plans: which library float32 products go to, and how to
 /// change it.

@@ -34,6 +34,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <ATen/Dispatch.h>
@@ -46,6 +48,7 @@
 #include "core/cblas.h"
 #include "core/fused_math.h"
 #include "core/fused_ops.h"
+#include "core/tile_gemm.h"
 
 namespace alro::core {
 namespace {
@@ -219,6 +222,91 @@ HeadMatrix<scalar_t> Head(const at::Tensor& x, int64_t b, int64_t kv) {
   return {x.data_ptr<scalar_t>() + b * x.stride(0) + kv * x.stride(1), x.stride(2)};
 }
 
+// A head stored as bf16 or half, read into or written from float rows with
+// row stride D: the conversion is exact one way, and rounds once the other
+// (fused_math::RoundTo, as ATen's cast rounds). Rows stored back to back
+// (ld = D: q, k and the gradients; v is a transposed view) go as one span,
+// which at D = 16 leaves the vector loop fewer remainders.
+template <typename storage_t, typename compute_t>
+ALRO_VECTOR_CLONES void ReadRows(const storage_t* src, int64_t ld, int64_t rows, int64_t d, compute_t* dst) {
+  if (ld == d) d *= std::exchange(rows, 1);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < d; ++j) dst[r * d + j] = static_cast<compute_t>(src[r * ld + j]);
+  }
+}
+
+template <typename storage_t, typename compute_t>
+ALRO_VECTOR_CLONES void WriteRows(const compute_t* src, int64_t rows, int64_t d, storage_t* dst, int64_t ld) {
+  if (ld == d) d *= std::exchange(rows, 1);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < d; ++j) dst[r * ld + j] = fused_math::RoundTo<storage_t>(src[r * d + j]);
+  }
+}
+
+// Calls fn(storage_t{}) for a bf16 or half tensor.
+template <typename Fn>
+void WithNarrowType(const at::Tensor& x, Fn fn) {
+  if (x.scalar_type() == at::kBFloat16) return fn(c10::BFloat16());
+  TORCH_CHECK(x.scalar_type() == at::kHalf, "MaskedAttention: unexpected dtype ", x.scalar_type());
+  fn(c10::Half());
+}
+
+// A head (b, kv) of a [B, KV, rows, D] tensor (unit stride in D) in the
+// kernel's compute type scalar_t: in place when the tensor has that type.
+// A bf16 or half head is converted into this per-thread buffer, and a
+// written one rounded back once, so the kernel computes as it would on
+// float32 copies of the tensors, without the copies' passes, allocations and
+// autograd nodes.
+template <typename scalar_t>
+class StagedHead {
+ public:
+  /// The head to read.
+  HeadMatrix<scalar_t> Read(const at::Tensor& x, int64_t b, int64_t kv) {
+    if (InPlace(x)) return Head<scalar_t>(x, b, kv);
+    const int64_t rows = x.size(2), d = x.size(3);
+    buf_.resize(static_cast<size_t>(rows * d));
+    WithNarrowType(x, [&](auto narrow) {
+      using storage_t = decltype(narrow);
+      const HeadMatrix<storage_t> head = Head<storage_t>(x, b, kv);
+      ReadRows(head.data, head.ld, rows, d, buf_.data());
+    });
+    return {buf_.data(), d};
+  }
+
+  /// The head to write, zeroed when `zero` (else its contents are undefined
+  /// until written). A buffered head reaches x through Store.
+  HeadMatrix<scalar_t> Write(const at::Tensor& x, int64_t b, int64_t kv, bool zero) {
+    const int64_t rows = x.size(2), d = x.size(3);
+    if (InPlace(x)) {
+      const HeadMatrix<scalar_t> head = Head<scalar_t>(x, b, kv);
+      if (zero) {
+        for (int64_t r = 0; r < rows; ++r) std::fill_n(head.Row(r), d, scalar_t(0));
+      }
+      return head;
+    }
+    buf_.resize(static_cast<size_t>(rows * d));
+    if (zero) std::fill(buf_.begin(), buf_.end(), scalar_t(0));
+    return {buf_.data(), d};
+  }
+
+  /// Rounds rows [row0, row0 + rows) of a buffered head into x's head (b,
+  /// kv); nothing for a head written in place.
+  void Store(const at::Tensor& x, int64_t b, int64_t kv, int64_t row0, int64_t rows) const {
+    if (InPlace(x)) return;
+    const int64_t d = x.size(3);
+    WithNarrowType(x, [&](auto narrow) {
+      using storage_t = decltype(narrow);
+      const HeadMatrix<storage_t> head = Head<storage_t>(x, b, kv);
+      WriteRows(buf_.data() + row0 * d, rows, d, head.Row(row0), head.ld);
+    });
+  }
+
+ private:
+  static bool InPlace(const at::Tensor& x) { return x.scalar_type() == c10::CppTypeToScalarType<scalar_t>::value; }
+
+  std::vector<scalar_t> buf_;
+};
+
 // Mask row t's bytes at a block's columns: in place when the block has one
 // run of keys, else gathered into `scratch` (the block's width in bytes).
 const uint8_t* BlockMaskRow(const Block& blk, const KeyRun* runs, const MaskBatch& mask, int64_t s, int64_t t,
@@ -314,6 +402,66 @@ scalar_t InverseSqrt(int64_t d) {
   return scalar_t(1) / static_cast<scalar_t>(std::sqrt(static_cast<double>(d)));
 }
 
+// The blocks' three kinds of product (the shapes of core/tile_gemm.h) for
+// one head at a time: alro's tile kernels for float32 heads they take,
+// CBLAS otherwise, or for every product when ALRO_SGEMM names a library or
+// ALRO_TILE_GEMM=0. One per thread.
+template <typename scalar_t>
+class HeadProducts {
+ public:
+  HeadProducts(int64_t d, int64_t max_keys)
+      : d_(d),
+        tiles_(std::is_same_v<scalar_t, float> && tile_gemm::Handles(d) && tile_gemm::Enabled() &&
+               !cblas::LibraryForced()) {
+    if (tiles_) transposed_.resize(static_cast<size_t>(d * tile_gemm::TransposedKeysStride(max_keys)));
+  }
+
+  // The keys of the head's next RowsByKeys products: b [n, d]. The tile
+  // kernels take them transposed, once per head.
+  void SetKeys(const scalar_t* b, int64_t ldb, int64_t n) {
+    keys_ = b;
+    keys_ld_ = ldb;
+    if constexpr (std::is_same_v<scalar_t, float>) {
+      if (tiles_) tile_gemm::TransposeKeys(n, d_, b, ldb, transposed_.data());
+    }
+    transposed_ld_ = tile_gemm::TransposedKeysStride(n);
+  }
+
+  // C[m, n] = alpha * A[m, d] B[lo : lo + n]^T, B the keys of SetKeys.
+  void RowsByKeys(int64_t m, int64_t lo, int64_t n, scalar_t alpha, const scalar_t* a, int64_t lda, scalar_t* c,
+                  int64_t ldc) const {
+    if constexpr (std::is_same_v<scalar_t, float>) {
+      if (tiles_) return tile_gemm::RowsByKeys(m, n, d_, alpha, a, lda, transposed_.data() + lo, transposed_ld_, c, ldc);
+    }
+    cblas::Gemm(false, true, m, n, d_, alpha, a, lda, keys_ + lo * keys_ld_, keys_ld_, scalar_t(0), c, ldc);
+  }
+
+  // C[m, d] = A[m, n] B[n, d], or C += A B where `accumulate`.
+  void RowsByValues(int64_t m, int64_t n, const scalar_t* a, int64_t lda, const scalar_t* b, int64_t ldb,
+                    bool accumulate, scalar_t* c, int64_t ldc) const {
+    if constexpr (std::is_same_v<scalar_t, float>) {
+      if (tiles_) return tile_gemm::RowsByValues(m, n, d_, a, lda, b, ldb, accumulate, c, ldc);
+    }
+    cblas::Gemm(false, false, m, d_, n, scalar_t(1), a, lda, b, ldb, scalar_t(accumulate ? 1 : 0), c, ldc);
+  }
+
+  // C[n, d] += A[m, n]^T B[m, d].
+  void ColumnsByRows(int64_t m, int64_t n, const scalar_t* a, int64_t lda, const scalar_t* b, int64_t ldb,
+                     scalar_t* c, int64_t ldc) const {
+    if constexpr (std::is_same_v<scalar_t, float>) {
+      if (tiles_) return tile_gemm::ColumnsByRows(m, n, d_, a, lda, b, ldb, c, ldc);
+    }
+    cblas::Gemm(true, false, n, d_, m, scalar_t(1), a, lda, b, ldb, scalar_t(1), c, ldc);
+  }
+
+ private:
+  int64_t d_;
+  bool tiles_;
+  const scalar_t* keys_ = nullptr;
+  int64_t keys_ld_ = 0, transposed_ld_ = 0;
+  std::vector<float> transposed_;  // the keys transposed, [d, TransposedKeysStride(n)]
+};
+
 template <typename scalar_t>
 void Forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
              const AttentionPlan& attention, at::Tensor& probs, at::Tensor& out) {
@@ -327,25 +475,35 @@ void Forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, cons
   at::parallel_for(0, heads * blocks_per_head, 1, [&](int64_t begin, int64_t end) {
     std::vector<scalar_t> scratch(static_cast<size_t>(fused_math::PaddedWidth(plan.s)));
     std::vector<uint8_t> mask_scratch(static_cast<size_t>(plan.s));
+    HeadProducts<scalar_t> products(d, plan.s);
+    StagedHead<scalar_t> q_stage, k_stage, v_stage, out_stage;
+    HeadMatrix<scalar_t> qh{}, kh{}, vh{}, oh{};
+    int64_t head = -1;  // the head staged and whose keys `products` holds
     for (int64_t task = begin; task < end; ++task) {
       const int64_t h = task / blocks_per_head, b = h / sh.kv_heads, kv = h % sh.kv_heads;
       const int64_t mb = plan.MaskBatchOf(b);
       const Block& blk = plan.blocks[mb][task % blocks_per_head];
       const KeyRun* runs = plan.RunsOf(mb, blk);
       const MaskBatch mbatch = MaskBatchOf(plan, mask, mb);
-      const HeadMatrix<scalar_t> qh = Head<scalar_t>(q, b, kv), kh = Head<scalar_t>(k, b, kv),
-                                 vh = Head<scalar_t>(v, b, kv), oh = Head<scalar_t>(out, b, kv);
+      if (head != h) {
+        qh = q_stage.Read(q, b, kv);
+        kh = k_stage.Read(k, b, kv);
+        vh = v_stage.Read(v, b, kv);
+        oh = out_stage.Write(out, b, kv, /*zero=*/false);
+        products.SetKeys(kh.data, kh.ld, plan.s);
+        head = h;
+      }
       const int64_t w = blk.width;
       scalar_t* p = pbuf + head_offsets[h] + blk.offset;
       if (w > 0) {
         for (int64_t r = 0; r < blk.runs; ++r) {
-          cblas::Gemm(false, true, blk.rows, runs[r].hi - runs[r].lo, d, scale, qh.Row(blk.row0), qh.ld,
-                      kh.Row(runs[r].lo), kh.ld, scalar_t(0), p + runs[r].col, w);
+          products.RowsByKeys(blk.rows, runs[r].lo, runs[r].hi - runs[r].lo, scale, qh.Row(blk.row0), qh.ld,
+                              p + runs[r].col, w);
         }
         SoftmaxBlockRows(blk, runs, plan, mbatch, p, scratch.data(), mask_scratch.data());
         for (int64_t r = 0; r < blk.runs; ++r) {
-          cblas::Gemm(false, false, blk.rows, d, runs[r].hi - runs[r].lo, scalar_t(1), p + runs[r].col, w,
-                      vh.Row(runs[r].lo), vh.ld, scalar_t(r == 0 ? 0 : 1), oh.Row(blk.row0), oh.ld);
+          products.RowsByValues(blk.rows, runs[r].hi - runs[r].lo, p + runs[r].col, w, vh.Row(runs[r].lo), vh.ld,
+                                r > 0, oh.Row(blk.row0), oh.ld);
         }
       }
       for (int64_t i = 0; i < blk.rows; ++i) {
@@ -354,6 +512,7 @@ void Forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, cons
         scalar_t* o = oh.Row(blk.row0 + i);
         for (int64_t j = 0; j < d; ++j) o[j] = std::numeric_limits<scalar_t>::quiet_NaN();
       }
+      out_stage.Store(out, b, kv, blk.row0, blk.rows);
     }
   });
 }
@@ -375,14 +534,18 @@ void Backward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, con
   at::parallel_for(0, heads, 1, [&](int64_t begin, int64_t end) {
     std::vector<scalar_t> dp(static_cast<size_t>(max_block));
     std::vector<uint8_t> mask_scratch(static_cast<size_t>(plan.s));
+    HeadProducts<scalar_t> products(d, plan.s);
+    StagedHead<scalar_t> q_stage, k_stage, v_stage, dout_stage, dq_stage, dk_stage, dv_stage;
     for (int64_t h = begin; h < end; ++h) {
       const int64_t b = h / sh.kv_heads, kv = h % sh.kv_heads;
       const int64_t mb = plan.MaskBatchOf(b);
       const MaskBatch mbatch = MaskBatchOf(plan, mask, mb);
-      const HeadMatrix<scalar_t> qh = Head<scalar_t>(q, b, kv), kh = Head<scalar_t>(k, b, kv),
-                                 vh = Head<scalar_t>(v, b, kv), doh = Head<scalar_t>(dout, b, kv),
-                                 dqh = Head<scalar_t>(dq, b, kv), dkh = Head<scalar_t>(dk, b, kv),
-                                 dvh = Head<scalar_t>(dv, b, kv);
+      const HeadMatrix<scalar_t> qh = q_stage.Read(q, b, kv), kh = k_stage.Read(k, b, kv),
+                                 vh = v_stage.Read(v, b, kv), doh = dout_stage.Read(dout, b, kv),
+                                 dqh = dq_stage.Write(dq, b, kv, /*zero=*/false),
+                                 dkh = dk_stage.Write(dk, b, kv, /*zero=*/true),
+                                 dvh = dv_stage.Write(dv, b, kv, /*zero=*/true);
+      products.SetKeys(vh.data, vh.ld, plan.s);  // dP = dO V^T
       for (const Block& blk : plan.blocks[mb]) {
         const int64_t w = blk.width;
         if (w == 0) {
@@ -393,21 +556,21 @@ void Backward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, con
         const scalar_t* p = pbuf + head_offsets[h] + blk.offset;
         const scalar_t* dor = doh.Row(blk.row0);
         for (int64_t r = 0; r < blk.runs; ++r) {
-          cblas::Gemm(false, true, blk.rows, runs[r].hi - runs[r].lo, d, scalar_t(1), dor, doh.ld, vh.Row(runs[r].lo),
-                      vh.ld, scalar_t(0), dp.data() + runs[r].col, w);
+          products.RowsByKeys(blk.rows, runs[r].lo, runs[r].hi - runs[r].lo, scalar_t(1), dor, doh.ld,
+                              dp.data() + runs[r].col, w);
         }
         ScoreGradBlockRows(blk, runs, plan, mbatch, p, scale, dp.data(), mask_scratch.data());
         for (int64_t r = 0; r < blk.runs; ++r) {
           const int64_t n = runs[r].hi - runs[r].lo;
           const scalar_t* ds = dp.data() + runs[r].col;
-          cblas::Gemm(false, false, blk.rows, d, n, scalar_t(1), ds, w, kh.Row(runs[r].lo), kh.ld,
-                      scalar_t(r == 0 ? 0 : 1), dqh.Row(blk.row0), dqh.ld);
-          cblas::Gemm(true, false, n, d, blk.rows, scalar_t(1), ds, w, qh.Row(blk.row0), qh.ld, scalar_t(1),
-                      dkh.Row(runs[r].lo), dkh.ld);
-          cblas::Gemm(true, false, n, d, blk.rows, scalar_t(1), p + runs[r].col, w, dor, doh.ld, scalar_t(1),
-                      dvh.Row(runs[r].lo), dvh.ld);
+          products.RowsByValues(blk.rows, n, ds, w, kh.Row(runs[r].lo), kh.ld, r > 0, dqh.Row(blk.row0), dqh.ld);
+          products.ColumnsByRows(blk.rows, n, ds, w, qh.Row(blk.row0), qh.ld, dkh.Row(runs[r].lo), dkh.ld);
+          products.ColumnsByRows(blk.rows, n, p + runs[r].col, w, dor, doh.ld, dvh.Row(runs[r].lo), dvh.ld);
         }
       }
+      dq_stage.Store(dq, b, kv, 0, dq.size(2));
+      dk_stage.Store(dk, b, kv, 0, dk.size(2));
+      dv_stage.Store(dv, b, kv, 0, dv.size(2));
     }
   });
 }
@@ -431,6 +594,10 @@ void CheckShapes(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, 
               "MaskedAttention: the mask ", mask.sizes(), " does not match q ", q.sizes(), " and k ", k.sizes());
 }
 
+// The type the kernel computes in: double for double, float32 for float32,
+// bf16 and half.
+at::ScalarType ComputeType(const at::Tensor& q) { return q.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
+
 class MaskedAttentionFunction : public torch::autograd::Function<MaskedAttentionFunction> {
  public:
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q_in, const at::Tensor& k_in,
@@ -441,10 +608,13 @@ class MaskedAttentionFunction : public torch::autograd::Function<MaskedAttention
     const at::Tensor q = UnitLastStride(q_in), k = UnitLastStride(k_in), v = UnitLastStride(v_in);
     const at::Tensor mask = mask_in.contiguous();
     const AttentionPlan plan = PlanAttention(q, mask);
-    at::Tensor probs = at::empty({plan.head_offsets.back()}, q.options());
+    at::Tensor probs = at::empty({plan.head_offsets.back()}, q.options().dtype(ComputeType(q)));
     at::Tensor out = at::empty(q.sizes(), q.options());
-    AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "MaskedAttentionFused",
-                               [&] { Forward<scalar_t>(q, k, v, mask, plan, probs, out); });
+    if (ComputeType(q) == at::kDouble) {
+      Forward<double>(q, k, v, mask, plan, probs, out);
+    } else {
+      Forward<float>(q, k, v, mask, plan, probs, out);
+    }
     ctx->save_for_backward({q, k, v, mask, probs});
     return out;
   }
@@ -457,11 +627,13 @@ class MaskedAttentionFunction : public torch::autograd::Function<MaskedAttention
     const at::Tensor dout = grads[0].contiguous();
     const AttentionPlan plan = PlanAttention(q, mask);
     at::Tensor dq = at::empty(q.sizes(), q.options());
-    at::Tensor dk = at::zeros(k.sizes(), k.options());
-    at::Tensor dv = at::zeros(v.sizes(), v.options());
-    AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "MaskedAttentionFusedBackward", [&] {
-      Backward<scalar_t>(q, k, v, mask, probs, dout, plan, dq, dk, dv);
-    });
+    at::Tensor dk = at::empty(k.sizes(), k.options());
+    at::Tensor dv = at::empty(v.sizes(), v.options());
+    if (ComputeType(q) == at::kDouble) {
+      Backward<double>(q, k, v, mask, probs, dout, plan, dq, dk, dv);
+    } else {
+      Backward<float>(q, k, v, mask, probs, dout, plan, dq, dk, dv);
+    }
     return {dq, dk, dv, at::Tensor()};
   }
 };
@@ -479,8 +651,10 @@ at::Tensor MaskedAttentionComposite(const at::Tensor& q, const at::Tensor& k, co
 at::Tensor MaskedAttentionFused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                 const at::Tensor& mask) {
   ALRO_CHECK(cblas::Available(), "MaskedAttentionFused: no CBLAS gemm is loaded in this process");
-  ALRO_CHECK(q.device().is_cpu() && (q.scalar_type() == at::kFloat || q.scalar_type() == at::kDouble),
-             "MaskedAttentionFused: CPU float32 or double only, got ", c10::str(q.scalar_type()), " on ",
+  const at::ScalarType type = q.scalar_type();
+  ALRO_CHECK(q.device().is_cpu() &&
+                 (type == at::kFloat || type == at::kDouble || type == at::kBFloat16 || type == at::kHalf),
+             "MaskedAttentionFused: CPU float32, double, bf16 or half only, got ", c10::str(type), " on ",
              q.device().str());
   return MaskedAttentionFunction::apply(q, k, v, mask);
 }
@@ -495,21 +669,20 @@ int64_t MaskedAttentionScoreEntries(const at::Tensor& mask, int64_t groups, int6
 }
 
 at::Tensor MaskedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
+  const at::ScalarType type = q.scalar_type();
   const bool kernel = FusedKernelsEnabled() && q.device().is_cpu() && mask.device().is_cpu() &&
-                      k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type() && cblas::Available();
+                      (type == at::kFloat || type == at::kDouble || type == at::kBFloat16 || type == at::kHalf) &&
+                      k.scalar_type() == type && v.scalar_type() == type && cblas::Available();
   if (!kernel) return MaskedAttentionComposite(q, k, v, mask);
-  if (q.scalar_type() == at::kFloat || q.scalar_type() == at::kDouble) return MaskedAttentionFused(q, k, v, mask);
-  if (q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf) {
-    // As flash attention treats bf16: the float32 kernel on float32 copies
-    // (CBLAS has no bf16 gemm), so the scores, probabilities and products
-    // are exact in float32 and the output is rounded once. The composite
-    // rounds the scores and the probabilities to bf16, and its casts and
-    // softmax over the whole [B, KV, G * T, S] scores made the bf16 demo
-    // 1.15x slower; same ranking over three seeds (docs/performance.md,
-    // "bf16 attention through the kernel").
-    return MaskedAttentionFused(q.to(at::kFloat), k.to(at::kFloat), v.to(at::kFloat), mask).to(q.scalar_type());
-  }
-  return MaskedAttentionComposite(q, k, v, mask);
+  // bf16 and half as flash attention treats them: the kernel computes in
+  // float32 on each head converted as it is read, so the scores,
+  // probabilities and products are float32 and the output and gradients are
+  // rounded once (StagedHead). The composite rounds the scores and the
+  // probabilities to bf16, and its casts and softmax over the whole
+  // [B, KV, G * T, S] scores made the bf16 demo 1.15x slower; same ranking
+  // over three seeds (docs/performance.md, "bf16 attention through the
+  // kernel").
+  return MaskedAttentionFused(q, k, v, mask);
 }
 
 }  // namespace alro::core

@@ -83,16 +83,18 @@ at::Tensor MaskedSoftmaxFused(const at::Tensor& scores, const at::Tensor& mask, 
 /// MaskedSoftmax. Returns [B, KV, G * T, D] in q's dtype; the softmax runs in
 /// float32 (double for double). A query whose keys are all masked gets NaN,
 /// as the composite. The fused kernel is core/fused_attention.cc (on the
-/// CPU: float32 and double, and bf16 and half on float32 copies, rounded
+/// CPU: float32 and double, and bf16 and half computed in float32, rounded
 /// once at the output); other devices run the composite.
 at::Tensor MaskedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask);
 /// The composite form of MaskedAttention: BatchedMatmul, MaskedSoftmax,
 /// BatchedMatmul over the whole [B, KV, G * T, S] scores.
 at::Tensor MaskedAttentionComposite(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                     const at::Tensor& mask);
-/// The fused CPU kernel of MaskedAttention (float32 or double, a CBLAS gemm
-/// loaded). Its backward gives a fully masked query no gradient (the
-/// composite's turns the values' gradient NaN).
+/// The fused CPU kernel of MaskedAttention (float32 or double; bf16 and half
+/// computed in float32, each head converted as the kernel reads it and
+/// rounded once where it writes; a CBLAS gemm loaded). Its backward gives a
+/// fully masked query no gradient (the composite's turns the values'
+/// gradient NaN).
 at::Tensor MaskedAttentionFused(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                 const at::Tensor& mask);
 /// The score entries MaskedAttentionFused multiplies per key/value head, for

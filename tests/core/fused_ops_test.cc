@@ -487,40 +487,51 @@ TEST(FusedOps, MaskedAttentionIsTheSameOnTwoThreads) {
   for (size_t i = 0; i < one.grads.size(); ++i) EXPECT_TRUE(at::equal(one.grads[i], two.grads[i])) << "input " << i;
 }
 
-// bf16 runs the float32 kernel on float32 copies of q, k and v, and rounds
-// the output once: its output and gradients are exactly the float32
-// kernel's, rounded to bf16 (the gradient flowing in rounded to bf16 as
-// well). Against the double reference its output is off by one bf16
-// rounding; the bf16 composite, which rounds the scores and probabilities
-// to bf16 too, is further off.
+// bf16 and half run the float32 kernel on each head converted as it is
+// read, and round the output and the gradients once: they are exactly the
+// float32 kernel's on float32 copies of the inputs, rounded (the gradient
+// flowing in rounded as well), at one thread and at two (where the forward's
+// blocks of one head are split between the threads: T = 150 has 5 blocks
+// per group). Against the double reference the bf16 output is off by one
+// bf16 rounding; the bf16 composite, which rounds the scores and
+// probabilities to bf16 too, is further off.
 TEST(FusedOps, MaskedAttentionInBfloat16RunsTheKernelOnFloat32Copies) {
   at::manual_seed(25);
   const Op attention = [](const auto& in) { return MaskedAttention(in[0], in[1], in[2], in[3]); };
-  const Op bf16_composite = [](const auto& in) { return MaskedAttentionComposite(in[0], in[1], in[2], in[3]); };
-  for (int64_t t : {150, 20}) {
-    const std::string what = "T " + std::to_string(t);
-    std::vector<at::Tensor> in = AttentionInputs(2, 2, 2, t, t, 32, PackedAndTreeMasks(t));
-    std::vector<at::Tensor> in_f32 = in;
-    for (size_t i = 0; i < 3; ++i) {
-      in[i] = in[i].to(at::kBFloat16);
-      in_f32[i] = in[i].to(at::kFloat);
+  const Op narrow_composite = [](const auto& in) { return MaskedAttentionComposite(in[0], in[1], in[2], in[3]); };
+  const int threads = at::get_num_threads();
+  for (const at::ScalarType type : {at::kBFloat16, at::kHalf}) {
+    for (int64_t t : {150, 20}) {
+      for (int n_threads : {1, 2}) {
+        at::set_num_threads(n_threads);
+        const std::string what = std::string(c10::toString(type)) + " T " + std::to_string(t) + ", " +
+                                 std::to_string(n_threads) + " thread(s)";
+        std::vector<at::Tensor> in = AttentionInputs(2, 2, 2, t, t, 32, PackedAndTreeMasks(t));
+        std::vector<at::Tensor> in_f32 = in;
+        for (size_t i = 0; i < 3; ++i) {
+          in[i] = in[i].to(type);
+          in_f32[i] = in[i].to(at::kFloat);
+        }
+        const at::Tensor probe = at::randn({2, 2, 2 * t, 32}, at::kDouble);
+        const Result narrow = ::alro::core::Run(attention, in, probe);
+        const Result f32 = ::alro::core::Run(kAttentionFused, in_f32, probe.to(type).to(at::kDouble));
+        EXPECT_EQ(narrow.out.scalar_type(), type) << what;
+        EXPECT_TRUE(at::equal(narrow.out, f32.out.to(type))) << what << ": forward";
+        ASSERT_EQ(narrow.grads.size(), 3u);
+        for (size_t i = 0; i < 3; ++i) {
+          EXPECT_EQ(narrow.grads[i].scalar_type(), type) << what << ": input " << i;
+          EXPECT_TRUE(at::equal(narrow.grads[i], f32.grads[i].to(type))) << what << ": input " << i;
+        }
+        if (type != at::kBFloat16) continue;
+        const at::Tensor reference = kAttentionComposite(InDouble(in));
+        const double kernel_error = RelDiff(narrow.out, reference);
+        const double composite_error = RelDiff(narrow_composite(in), reference);
+        EXPECT_LE(kernel_error, 2.5e-3) << what << ": one bf16 rounding (2^-9) of the output";
+        EXPECT_LT(kernel_error, composite_error) << what;
+      }
     }
-    const at::Tensor probe = at::randn({2, 2, 2 * t, 32}, at::kDouble);
-    const Result bf16 = ::alro::core::Run(attention, in, probe);
-    const Result f32 = ::alro::core::Run(kAttentionFused, in_f32, probe.to(at::kBFloat16).to(at::kDouble));
-    EXPECT_EQ(bf16.out.scalar_type(), at::kBFloat16) << what;
-    EXPECT_TRUE(at::equal(bf16.out, f32.out.to(at::kBFloat16))) << what << ": forward";
-    ASSERT_EQ(bf16.grads.size(), 3u);
-    for (size_t i = 0; i < 3; ++i) {
-      EXPECT_EQ(bf16.grads[i].scalar_type(), at::kBFloat16) << what << ": input " << i;
-      EXPECT_TRUE(at::equal(bf16.grads[i], f32.grads[i].to(at::kBFloat16))) << what << ": input " << i;
-    }
-    const at::Tensor reference = kAttentionComposite(InDouble(in));
-    const double kernel_error = RelDiff(bf16.out, reference);
-    const double composite_error = RelDiff(bf16_composite(in), reference);
-    EXPECT_LE(kernel_error, 2.5e-3) << what << ": one bf16 rounding (2^-9) of the output";
-    EXPECT_LT(kernel_error, composite_error) << what;
   }
+  at::set_num_threads(threads);
 }
 
 // A query with every key masked gets a NaN output, as the composite, and no
