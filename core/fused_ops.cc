@@ -3,9 +3,9 @@
 #include "core/fused_ops.h"
 
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 #include <limits>
+
+#include "common/env_switch.h"
 
 namespace alro::core {
 namespace {
@@ -15,10 +15,7 @@ bool UseFused(const at::Tensor& t) { return t.device().is_cpu() && FusedKernelsE
 }  // namespace
 
 bool FusedKernelsEnabled() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("ALRO_FUSED_KERNELS");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
+  static const bool enabled = EnvSwitchOn("ALRO_FUSED_KERNELS");
   return enabled;
 }
 

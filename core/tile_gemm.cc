@@ -12,9 +12,9 @@
 #include "core/tile_gemm.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 
+#include "common/env_switch.h"
 #include "common/status.h"
 #include "core/fused_math.h"
 
@@ -165,10 +165,7 @@ ALRO_VECTOR_CLONES void ColumnsByRowsD(int64_t m, int64_t n, const float* a, int
 }  // namespace
 
 bool Enabled() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("ALRO_TILE_GEMM");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
+  static const bool enabled = EnvSwitchOn("ALRO_TILE_GEMM");
   return enabled;
 }
 
