@@ -594,6 +594,12 @@ void CheckShapes(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, 
               "MaskedAttention: the mask ", mask.sizes(), " does not match q ", q.sizes(), " and k ", k.sizes());
 }
 
+// The dtypes the kernel takes: float32 and double, and bf16 and half
+// computed in float32.
+bool KernelTakes(at::ScalarType type) {
+  return type == at::kFloat || type == at::kDouble || type == at::kBFloat16 || type == at::kHalf;
+}
+
 // The type the kernel computes in: double for double, float32 for float32,
 // bf16 and half.
 at::ScalarType ComputeType(const at::Tensor& q) { return q.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
@@ -652,8 +658,7 @@ at::Tensor MaskedAttentionFused(const at::Tensor& q, const at::Tensor& k, const 
                                 const at::Tensor& mask) {
   ALRO_CHECK(cblas::Available(), "MaskedAttentionFused: no CBLAS gemm is loaded in this process");
   const at::ScalarType type = q.scalar_type();
-  ALRO_CHECK(q.device().is_cpu() &&
-                 (type == at::kFloat || type == at::kDouble || type == at::kBFloat16 || type == at::kHalf),
+  ALRO_CHECK(q.device().is_cpu() && KernelTakes(type),
              "MaskedAttentionFused: CPU float32, double, bf16 or half only, got ", c10::str(type), " on ",
              q.device().str());
   return MaskedAttentionFunction::apply(q, k, v, mask);
@@ -671,8 +676,7 @@ int64_t MaskedAttentionScoreEntries(const at::Tensor& mask, int64_t groups, int6
 at::Tensor MaskedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
   const at::ScalarType type = q.scalar_type();
   const bool kernel = FusedKernelsEnabled() && q.device().is_cpu() && mask.device().is_cpu() &&
-                      (type == at::kFloat || type == at::kDouble || type == at::kBFloat16 || type == at::kHalf) &&
-                      k.scalar_type() == type && v.scalar_type() == type && cblas::Available();
+                      KernelTakes(type) && k.scalar_type() == type && v.scalar_type() == type && cblas::Available();
   if (!kernel) return MaskedAttentionComposite(q, k, v, mask);
   // bf16 and half as flash attention treats them: the kernel computes in
   // float32 on each head converted as it is read, so the scores,

@@ -11,7 +11,7 @@
 // product rearranges an operand: the keys, transposed once into scratch.
 //
 // The three shapes of the attention's products (row-major, a leading
-// dimension per matrix, d the head dimension, a multiple of kLanes up to
+// dimension per matrix, d the head dimension, a multiple of 16 up to
 // kMaxHeadDim):
 //   RowsByKeys:    C[m, n]  = alpha * A[m, d] B[n, d]^T   scores, dP = dO V^T
 //                  (B given transposed)
