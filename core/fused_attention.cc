@@ -94,19 +94,22 @@ struct KeyRun {
 
 // One block of query rows of a key/value head: rows [row0, row0 + rows) of
 // the head's G * T rows, multiplied with the keys of runs [run0, run0 + runs)
-// of its mask batch's runs, `width` keys in all. `offset` is where its
-// probabilities (rows x width, row-major) start in the head's part of the
-// ragged buffer.
+// of its mask batch's runs, `width` keys in all. Its probabilities are
+// rows x width, row-major with row stride `ld` (width rounded up to whole
+// vectors, so that a dense row's softmax stores whole vectors: DenseSpanSoftmax),
+// from `offset` in the head's part of the ragged buffer.
 struct Block {
-  int64_t row0, rows, run0, runs, width, offset;
+  int64_t row0, rows, run0, runs, width, ld, offset;
 };
 
 // The blocks of every head, for one mask batch at a time: heads of batch b
 // read mask batch b (or 0 for a shared [T, S] mask). `spans` are the mask
-// rows' unmasked spans (fused_math::UnmaskedSpans).
+// rows' unmasked spans (fused_math::UnmaskedSpans), `dense` whether a span
+// holds no masked key (fused_math::DenseSpans).
 struct BlockPlan {
   int64_t t = 0, s = 0, mask_batches = 0;
   std::vector<int64_t> spans;
+  std::vector<uint8_t> dense;
   std::vector<std::vector<Block>> blocks;   // per mask batch
   std::vector<std::vector<KeyRun>> runs;    // per mask batch, the blocks' runs in order
   std::vector<int64_t> head_size;           // ragged elements per head, per mask batch
@@ -158,6 +161,7 @@ BlockPlan PlanBlocks(const at::Tensor& mask, int64_t groups, int64_t head_dim) {
   plan.s = mask.size(-1);
   plan.mask_batches = mask.dim() == 3 ? mask.size(0) : 1;
   plan.spans = fused_math::UnmaskedSpans(mask.data_ptr<bool>(), plan.mask_batches * plan.t, plan.s);
+  plan.dense = fused_math::DenseSpans(mask.data_ptr<bool>(), plan.spans, plan.s);
   const int64_t block = QueryBlock(), min_gap = MinKeyGap(head_dim);
   // Short prompts: one block of all G * T rows (row r reads mask row r % T).
   const bool whole = plan.t <= block;
@@ -176,8 +180,9 @@ BlockPlan PlanBlocks(const at::Tensor& mask, int64_t groups, int64_t head_dim) {
       }
       const int64_t run0 = static_cast<int64_t>(runs.size());
       const int64_t width = AppendKeyRuns(bytes, plan.s, t0, t1, lo, hi, min_gap, &runs);
-      blocks.push_back({row0, rows, run0, static_cast<int64_t>(runs.size()) - run0, width, offset});
-      offset += rows * width;
+      const int64_t ld = fused_math::PaddedWidth(width);
+      blocks.push_back({row0, rows, run0, static_cast<int64_t>(runs.size()) - run0, width, ld, offset});
+      offset += rows * ld;
     };
     if (whole) {
       add(0, groups * plan.t, 0, plan.t);
@@ -200,11 +205,12 @@ BlockPlan PlanBlocks(const at::Tensor& mask, int64_t groups, int64_t head_dim) {
 struct MaskBatch {
   const uint8_t* bytes;   // [T, S], true = masked
   const int64_t* spans;   // lo, hi per mask row
+  const uint8_t* dense;   // per mask row
 };
 
 MaskBatch MaskBatchOf(const BlockPlan& plan, const at::Tensor& mask, int64_t mb) {
   return {reinterpret_cast<const uint8_t*>(mask.data_ptr<bool>()) + mb * plan.t * plan.s,
-          plan.spans.data() + 2 * mb * plan.t};
+          plan.spans.data() + 2 * mb * plan.t, plan.dense.data() + mb * plan.t};
 }
 
 // A head's matrix: its first element and row stride (elements between rows).
@@ -328,9 +334,23 @@ int64_t ColumnOf(const KeyRun* runs, int64_t n, int64_t key) {
   return runs[r].col + (key - runs[r].lo);
 }
 
-// The softmax of a block's scores p (rows x width, already scaled) in
-// place: each row over its own unmasked span, zeros outside it. A row whose
-// keys are all masked gets zeros here; the caller writes its NaN output.
+// Row t's span as block columns [first, end): a row's first and last
+// unmasked keys lie in the block's runs. A dense span lies within one run
+// (a gap between runs holds keys every row of the block masks), so its
+// columns are its keys, in order.
+struct ColumnSpan {
+  int64_t first, end;
+};
+
+ColumnSpan ColumnSpanOf(const Block& blk, const KeyRun* runs, const MaskBatch& mask, int64_t t) {
+  return {ColumnOf(runs, blk.runs, mask.spans[2 * t]), ColumnOf(runs, blk.runs, mask.spans[2 * t + 1] - 1) + 1};
+}
+
+// The softmax of a block's scores p (rows x width at stride blk.ld, already
+// scaled) in place: each row over its own unmasked span, zeros outside it.
+// A dense span (no masked key inside; every row of a causal or packed mask)
+// runs on whole vectors without reading the mask. A row whose keys are all
+// masked gets zeros here; the caller writes its NaN output.
 template <typename scalar_t>
 ALRO_VECTOR_CLONES void SoftmaxBlockRows(const Block& blk, const KeyRun* runs, const BlockPlan& plan,
                                          const MaskBatch& mask, scalar_t* p, scalar_t* scratch,
@@ -338,17 +358,21 @@ ALRO_VECTOR_CLONES void SoftmaxBlockRows(const Block& blk, const KeyRun* runs, c
   const int64_t w = blk.width;
   for (int64_t i = 0; i < blk.rows; ++i) {
     const int64_t t = (blk.row0 + i) % plan.t;
-    const int64_t lo = mask.spans[2 * t], hi = mask.spans[2 * t + 1];
-    scalar_t* row = p + i * w;
-    if (lo == hi) {
+    scalar_t* row = p + i * blk.ld;
+    if (mask.spans[2 * t] == mask.spans[2 * t + 1]) {
       for (int64_t j = 0; j < w; ++j) row[j] = 0;
       continue;
     }
+    const ColumnSpan span = ColumnSpanOf(blk, runs, mask, t);
+    if (mask.dense[t]) {
+      fused_math::DenseSpanSoftmax(row, span.first, span.end, w);
+      continue;
+    }
     const uint8_t* m = BlockMaskRow(blk, runs, mask, plan.s, t, mask_scratch);
-    const int64_t first = ColumnOf(runs, blk.runs, lo), end = ColumnOf(runs, blk.runs, hi - 1) + 1;
-    for (int64_t j = 0; j < first; ++j) row[j] = 0;
-    fused_math::MaskedSoftmaxSpan(row + first, m + first, end - first, scalar_t(1), scratch, row + first);
-    for (int64_t j = end; j < w; ++j) row[j] = 0;
+    for (int64_t j = 0; j < span.first; ++j) row[j] = 0;
+    fused_math::MaskedSoftmaxSpan(row + span.first, m + span.first, span.end - span.first, scalar_t(1), scratch,
+                                  row + span.first);
+    for (int64_t j = span.end; j < w; ++j) row[j] = 0;
   }
 }
 
@@ -361,8 +385,14 @@ ALRO_VECTOR_CLONES void ScoreGradBlockRows(const Block& blk, const KeyRun* runs,
   const int64_t w = blk.width;
   for (int64_t i = 0; i < blk.rows; ++i) {
     const int64_t t = (blk.row0 + i) % plan.t;
+    scalar_t* row = dp + i * blk.ld;
+    if (mask.spans[2 * t] != mask.spans[2 * t + 1] && mask.dense[t]) {
+      const ColumnSpan span = ColumnSpanOf(blk, runs, mask, t);
+      fused_math::DenseSpanSoftmaxBackward(row, p + i * blk.ld, span.first, span.end, w, scale);
+      continue;
+    }
     const uint8_t* m = BlockMaskRow(blk, runs, mask, plan.s, t, mask_scratch);
-    fused_math::MaskedSoftmaxBackwardSpan(dp + i * w, p + i * w, m, w, scale, dp + i * w);
+    fused_math::MaskedSoftmaxBackwardSpan(row, p + i * blk.ld, m, w, scale, row);
   }
 }
 
@@ -498,12 +528,12 @@ void Forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, cons
       if (w > 0) {
         for (int64_t r = 0; r < blk.runs; ++r) {
           products.RowsByKeys(blk.rows, runs[r].lo, runs[r].hi - runs[r].lo, scale, qh.Row(blk.row0), qh.ld,
-                              p + runs[r].col, w);
+                              p + runs[r].col, blk.ld);
         }
         SoftmaxBlockRows(blk, runs, plan, mbatch, p, scratch.data(), mask_scratch.data());
         for (int64_t r = 0; r < blk.runs; ++r) {
-          products.RowsByValues(blk.rows, runs[r].hi - runs[r].lo, p + runs[r].col, w, vh.Row(runs[r].lo), vh.ld,
-                                r > 0, oh.Row(blk.row0), oh.ld);
+          products.RowsByValues(blk.rows, runs[r].hi - runs[r].lo, p + runs[r].col, blk.ld, vh.Row(runs[r].lo),
+                                vh.ld, r > 0, oh.Row(blk.row0), oh.ld);
         }
       }
       for (int64_t i = 0; i < blk.rows; ++i) {
@@ -529,7 +559,7 @@ void Backward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, con
   const scalar_t* pbuf = probs.data_ptr<scalar_t>();
   int64_t max_block = 0;
   for (const auto& blocks : plan.blocks) {
-    for (const Block& blk : blocks) max_block = std::max(max_block, blk.rows * blk.width);
+    for (const Block& blk : blocks) max_block = std::max(max_block, blk.rows * blk.ld);
   }
   at::parallel_for(0, heads, 1, [&](int64_t begin, int64_t end) {
     std::vector<scalar_t> dp(static_cast<size_t>(max_block));
@@ -557,15 +587,16 @@ void Backward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, con
         const scalar_t* dor = doh.Row(blk.row0);
         for (int64_t r = 0; r < blk.runs; ++r) {
           products.RowsByKeys(blk.rows, runs[r].lo, runs[r].hi - runs[r].lo, scalar_t(1), dor, doh.ld,
-                              dp.data() + runs[r].col, w);
+                              dp.data() + runs[r].col, blk.ld);
         }
         ScoreGradBlockRows(blk, runs, plan, mbatch, p, scale, dp.data(), mask_scratch.data());
         for (int64_t r = 0; r < blk.runs; ++r) {
           const int64_t n = runs[r].hi - runs[r].lo;
           const scalar_t* ds = dp.data() + runs[r].col;
-          products.RowsByValues(blk.rows, n, ds, w, kh.Row(runs[r].lo), kh.ld, r > 0, dqh.Row(blk.row0), dqh.ld);
-          products.ColumnsByRows(blk.rows, n, ds, w, qh.Row(blk.row0), qh.ld, dkh.Row(runs[r].lo), dkh.ld);
-          products.ColumnsByRows(blk.rows, n, p + runs[r].col, w, dor, doh.ld, dvh.Row(runs[r].lo), dvh.ld);
+          products.RowsByValues(blk.rows, n, ds, blk.ld, kh.Row(runs[r].lo), kh.ld, r > 0, dqh.Row(blk.row0),
+                                dqh.ld);
+          products.ColumnsByRows(blk.rows, n, ds, blk.ld, qh.Row(blk.row0), qh.ld, dkh.Row(runs[r].lo), dkh.ld);
+          products.ColumnsByRows(blk.rows, n, p + runs[r].col, blk.ld, dor, doh.ld, dvh.Row(runs[r].lo), dvh.ld);
         }
       }
       dq_stage.Store(dq, b, kv, 0, dq.size(2));
@@ -669,7 +700,9 @@ int64_t MaskedAttentionScoreEntries(const at::Tensor& mask, int64_t groups, int6
               "MaskedAttentionScoreEntries: a bool mask [T, S] or [B, T, S], groups > 0 and head_dim > 0");
   const BlockPlan plan = PlanBlocks(mask.contiguous(), groups, head_dim);
   int64_t entries = 0;
-  for (const int64_t size : plan.head_size) entries += size;
+  for (const std::vector<Block>& blocks : plan.blocks) {
+    for (const Block& blk : blocks) entries += blk.rows * blk.width;
+  }
   return entries;
 }
 

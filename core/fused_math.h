@@ -106,6 +106,22 @@ ALRO_FUSED_INLINE float Exp(float x) {
 /// exp in double: std::exp (double runs only in tests).
 ALRO_FUSED_INLINE double Exp(double x) { return std::exp(x); }
 
+/// acc[0] + ... + acc[kLanes - 1], added pairwise (lanes k and k + 8, then
+/// k and k + 4, ...): four dependent additions, where a sequential sum
+/// chains fifteen. On rows of a few vectors (attention's softmax rows are
+/// 16-64 keys) that chain was a visible share of each row. Clobbers acc.
+/// Each level's trip count is a constant (one function per level): GCC kept
+/// a single loop over the levels as a loop of scalar additions on the stack.
+template <int64_t kHalf = kLanes / 2, typename A>
+ALRO_FUSED_INLINE A LaneSum(A* acc) {
+  for (int64_t k = 0; k < kHalf; ++k) acc[k] += acc[k + kHalf];
+  if constexpr (kHalf > 1) {
+    return LaneSum<kHalf / 2>(acc);
+  } else {
+    return acc[0];
+  }
+}
+
 /// sum over j in [0, n) of term(j), in the accumulation type A, with kLanes
 /// interleaved accumulators so that the loop vectorises at every clone's
 /// width (the order of additions differs from a sequential sum by rounding
@@ -119,8 +135,7 @@ ALRO_FUSED_INLINE A InterleavedSum(int64_t n, Term term) {
   }
   A s = 0;
   for (; j < n; ++j) s += term(j);
-  for (int64_t k = 0; k < kLanes; ++k) s += acc[k];
-  return s;
+  return s + LaneSum(acc);
 }
 
 /// sum of a[j] * b[j].
@@ -220,9 +235,7 @@ ALRO_FUSED_INLINE T ExpShiftedSumPadded(T* a, int64_t n, T shift) {
       acc[k] += e;
     }
   }
-  T s = 0;
-  for (int64_t k = 0; k < kLanes; ++k) s += acc[k];
-  return s;
+  return LaneSum(acc);
 }
 
 /// The masked softmax of one row's span of w keys: y[j] = exp(x[j] * scale -
@@ -241,6 +254,67 @@ ALRO_FUSED_INLINE void MaskedSoftmaxSpan(const T* x, const uint8_t* __restrict m
   const T max = MaxPadded(buf, padded);
   const T inv = T(1) / ExpShiftedSumPadded(buf, padded, max);
   for (int64_t j = 0; j < w; ++j) y[j] = buf[j] * inv;
+}
+
+/// Whether index j lies in [first, end).
+ALRO_FUSED_INLINE bool InSpan(int64_t j, int64_t first, int64_t end) { return j >= first && j < end; }
+
+/// The first and one-past-last index of the whole vectors (kLanes aligned to
+/// the row's start) that cover [first, end).
+ALRO_FUSED_INLINE int64_t VectorsBegin(int64_t first) { return first / kLanes * kLanes; }
+
+/// Zeros row[0, VectorsBegin(first)) and row[PaddedWidth(end), width): a
+/// dense span's row outside the vectors that cover the span.
+template <typename T>
+ALRO_FUSED_INLINE void ZeroOutsideSpanVectors(T* row, int64_t first, int64_t end, int64_t width) {
+  for (int64_t j = 0; j < VectorsBegin(first); ++j) row[j] = 0;
+  for (int64_t j = PaddedWidth(end); j < width; ++j) row[j] = 0;
+}
+
+/// The softmax, in place, of row[first, end) of a score row of `width`
+/// elements (already scaled) whose keys in [first, end) are all unmasked;
+/// every other element of [0, width) becomes 0. It computes on the whole
+/// vectors covering the span, [VectorsBegin(first), PaddedWidth(end)), so
+/// the row must have room for PaddedWidth(width) elements (the tiled
+/// attention pads its rows' stride to whole vectors); what those vectors
+/// held outside the span (unwritten memory included) is not read as a
+/// number. Against MaskedSoftmaxSpan it reads no mask, needs no scratch row
+/// and has no scalar tails: on a causal mask's short rows those were most
+/// of the cost.
+template <typename T>
+ALRO_FUSED_INLINE void DenseSpanSoftmax(T* row, int64_t first, int64_t end, int64_t width) {
+  const int64_t v0 = VectorsBegin(first), v1 = PaddedWidth(end);
+  const T neg_inf = -std::numeric_limits<T>::infinity();
+  ZeroOutsideSpanVectors(row, first, end, width);
+  for (int64_t j = v0; j < v1; ++j) row[j] = InSpan(j, first, end) ? row[j] : neg_inf;
+  const T max = MaxPadded(row + v0, v1 - v0);
+  const T inv = T(1) / ExpShiftedSumPadded(row + v0, v1 - v0, max);
+  for (int64_t j = v0; j < v1; ++j) row[j] *= inv;
+}
+
+/// The backward of DenseSpanSoftmax in place of dy (a row of `width`, room
+/// for PaddedWidth(width)): dx[j] = y[j] * (dy[j] - sum(y * dy)) * scale
+/// over [first, end), 0 elsewhere (whatever dy held there). y is
+/// DenseSpanSoftmax's output for the same span, so it is 0 outside the span
+/// on the vectors covering it.
+template <typename T>
+ALRO_FUSED_INLINE void DenseSpanSoftmaxBackward(T* dy, const T* __restrict y, int64_t first, int64_t end,
+                                                int64_t width, T scale) {
+  const int64_t v0 = VectorsBegin(first), v1 = PaddedWidth(end);
+  // dy is zeroed outside the span first, so that the dot product runs
+  // without a select: GCC vectorised the selecting sum across 16 rows'
+  // worth of vectors and ran rows shorter than that in scalar code.
+  for (int64_t j = v0; j < v1; ++j) dy[j] = InSpan(j, first, end) ? dy[j] : T(0);
+  T acc[kLanes] = {};
+  for (int64_t j = v0; j < v1; j += kLanes) {
+    for (int64_t k = 0; k < kLanes; ++k) acc[k] += y[j + k] * dy[j + k];
+  }
+  const T dot = LaneSum(acc);
+  ZeroOutsideSpanVectors(dy, first, end, width);
+  for (int64_t j = v0; j < v1; ++j) {
+    const T dx = y[j] * (dy[j] - dot) * scale;
+    dy[j] = InSpan(j, first, end) ? dx : T(0);
+  }
 }
 
 /// The backward of MaskedSoftmaxSpan over n keys: dx[j] = 0 where m[j] != 0
@@ -269,6 +343,20 @@ inline std::vector<int64_t> UnmaskedSpans(const bool* mask, int64_t mask_rows, i
     spans[2 * i + 1] = hi;
   }
   return spans;
+}
+
+/// Whether each mask row's span (UnmaskedSpans) is dense: no masked key
+/// between its first and last unmasked key, as under causal, packed
+/// (block-diagonal) and prefix-only masks. Dense rows take
+/// DenseSpanSoftmax.
+inline std::vector<uint8_t> DenseSpans(const bool* mask, const std::vector<int64_t>& spans, int64_t s) {
+  const int64_t rows = static_cast<int64_t>(spans.size()) / 2;
+  std::vector<uint8_t> dense(static_cast<size_t>(rows));
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t lo = spans[2 * i], hi = spans[2 * i + 1];
+    dense[i] = std::memchr(mask + i * s + lo, 1, static_cast<size_t>(hi - lo)) == nullptr;
+  }
+  return dense;
 }
 
 }  // namespace alro::core::fused_math
