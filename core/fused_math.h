@@ -7,7 +7,8 @@
 // a NaN branch), multi-accumulator sums, a vectorisable max, the parallel
 // grain of the kernels, and what the softmax and the tiled
 // attention share: a mask's unmasked spans and the masked softmax of a span
-// with its backward.
+// with its backward, and the softmax of a dense span (no masked key inside)
+// on whole vectors with its backward.
 #pragma once
 
 #include <algorithm>
@@ -259,8 +260,9 @@ ALRO_FUSED_INLINE void MaskedSoftmaxSpan(const T* x, const uint8_t* __restrict m
 /// Whether index j lies in [first, end).
 ALRO_FUSED_INLINE bool InSpan(int64_t j, int64_t first, int64_t end) { return j >= first && j < end; }
 
-/// The first and one-past-last index of the whole vectors (kLanes aligned to
-/// the row's start) that cover [first, end).
+/// The first index of the whole vectors (kLanes aligned to the row's start)
+/// that cover a span starting at `first`; PaddedWidth(end) is one past the
+/// last.
 ALRO_FUSED_INLINE int64_t VectorsBegin(int64_t first) { return first / kLanes * kLanes; }
 
 /// Zeros row[0, VectorsBegin(first)) and row[PaddedWidth(end), width): a

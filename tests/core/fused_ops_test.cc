@@ -10,6 +10,10 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
+#include <random>
+#include <limits>
+#include <cmath>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -367,6 +371,52 @@ TEST(FusedOps, MaskedSoftmaxGivesZeroProbabilityAndGradientToMaskedKeys) {
   EXPECT_EQ(p.masked_select(masked).abs().max().item<float>(), 0.0f);
   EXPECT_EQ(scores.grad().masked_select(masked).abs().max().item<float>(), 0.0f);
   EXPECT_LE((p.sum(-1) - 1).abs().max().item<float>(), 1e-6);
+}
+
+// The dense-span row softmax and its backward (the tiled attention's rows of
+// causal and packed masks) against a softmax in double over the span, for
+// spans that start and end inside a vector and on its edges. Every element
+// outside the span, the padding up to whole vectors included, holds NaN
+// before the call: none may leak into the result, and all of them must come
+// out 0.
+TEST(FusedOps, DenseSpanSoftmaxMatchesDoubleReferenceWhateverThePaddingHolds) {
+  std::mt19937 rng(31);
+  std::normal_distribution<double> normal(0.0, 3.0);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (const auto& [first, end, width] : std::vector<std::array<int64_t, 3>>{
+           {0, 1, 1}, {0, 17, 17}, {3, 29, 55}, {16, 32, 40}, {21, 55, 55}, {40, 41, 64}}) {
+    const std::string what = "span [" + std::to_string(first) + ", " + std::to_string(end) + ") of " +
+                             std::to_string(width);
+    const int64_t ld = fused_math::PaddedWidth(width);
+    std::vector<double> x(static_cast<size_t>(end - first)), g(x.size());
+    for (size_t j = 0; j < x.size(); ++j) {
+      x[j] = normal(rng);
+      g[j] = normal(rng);
+    }
+    std::vector<float> row(static_cast<size_t>(ld), nan), dy(row.size(), nan);
+    for (int64_t j = first; j < end; ++j) {
+      row[j] = static_cast<float>(x[j - first]);
+      dy[j] = static_cast<float>(g[j - first]);
+    }
+    fused_math::DenseSpanSoftmax(row.data(), first, end, width);
+    fused_math::DenseSpanSoftmaxBackward(dy.data(), row.data(), first, end, width, 0.25f);
+    // The reference: softmax in double, and its backward y * (g - y.g) * scale.
+    const double max = *std::max_element(x.begin(), x.end());
+    std::vector<double> y(x.size());
+    double sum = 0, dot = 0;
+    for (size_t j = 0; j < x.size(); ++j) sum += (y[j] = std::exp(x[j] - max));
+    for (size_t j = 0; j < x.size(); ++j) dot += (y[j] /= sum) * g[j];
+    for (int64_t j = 0; j < width; ++j) {
+      if (j < first || j >= end) {
+        EXPECT_EQ(row[j], 0.0f) << what << ", probability at " << j;
+        EXPECT_EQ(dy[j], 0.0f) << what << ", gradient at " << j;
+        continue;
+      }
+      const double yj = y[j - first], dxj = yj * (g[j - first] - dot) * 0.25;
+      EXPECT_NEAR(row[j], yj, 1e-6 + 2e-6 * yj) << what << ", probability at " << j;
+      EXPECT_NEAR(dy[j], dxj, 1e-6 + 1e-5 * std::abs(dxj)) << what << ", gradient at " << j;
+    }
+  }
 }
 
 // Masks of the shapes training builds, [2, T, T] (true = masked): batch 0
